@@ -1,0 +1,165 @@
+"""``masterbox``: the command line.
+
+    masterbox render IN OUT [--genre G] [--intensity X] [--target T] [--ceiling C]
+                            [--block N] [--pcm] [--report PNG] [--presets DIR]
+    masterbox presets [--check DIR] [--presets DIR]
+    masterbox bench [--json]
+    masterbox warmup
+
+Heavy modules (numba, the chain) are imported inside the commands so that
+``--help`` and argument errors answer at once.  User errors print one line
+per problem on stderr and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from .errors import ConfigError, InputError
+
+EXIT_USAGE = 2
+
+
+def _err(msg: str) -> int:
+    for line in str(msg).splitlines():
+        print(f"masterbox: {line}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def cmd_render(a) -> int:
+    from . import presets as pr
+    try:
+        presets = pr.load_presets(a.presets)
+        preset = pr.resolve_genre(presets, a.genre)
+        target = pr.parse_target(a.target)
+        intensity = pr.check_range("intensity", a.intensity, pr.INTENSITY_RANGE)
+        ceiling = pr.check_range("ceiling", a.ceiling, pr.CEILING_RANGE)
+        from .render import open_input, render_file
+        open_input(a.input).close()     # fail fast, before compiling anything
+        params = pr.chain_params(preset, intensity, target, ceiling)
+        res = render_file(a.input, a.output, params, block=a.block, pcm=a.pcm,
+                          progress=sys.stderr.isatty())
+    except (ConfigError, InputError) as e:
+        return _err(e)
+    print(f"{a.input} -> {a.output}  [{preset.name}, intensity {intensity:g}, "
+          f"target {target:g} LUFS, ceiling {ceiling:g} dBTP]")
+    for line in res.summary_lines(target, ceiling):
+        print("  " + line)
+    if a.report:
+        from .report import write_report
+        write_report(res, a.report, f"{preset.name} @ {intensity:g}", target, ceiling,
+                     preset.data["adaptive"]["target_db"])
+        print(f"  report     {a.report}")
+    return 0
+
+
+def cmd_presets(a) -> int:
+    from . import presets as pr
+    if a.check:
+        errors = pr.check_dir(a.check)
+        if errors:
+            return _err("\n".join(errors))
+        print(f"{a.check}: all presets valid")
+        return 0
+    try:
+        presets = pr.load_presets(a.presets)
+    except ConfigError as e:
+        return _err(e)
+    width = max(len(n) for n in presets)
+    for name in sorted(presets):
+        print(f"{name:<{width}}  {presets[name].description}")
+    print("\ntargets: " + ", ".join(f"{k} {v:g} LUFS" for k, v in pr.TARGETS_LUFS.items()))
+    return 0
+
+
+def cmd_bench(a) -> int:
+    t0 = time.perf_counter()
+    import numpy as np
+    import dsp
+    from . import presets as pr
+    t_import = time.perf_counter() - t0
+    t_warm = dsp.warmup()
+    preset = pr.load_presets()["pop"]
+    params = pr.chain_params(preset, 5.0, -14.0, -1.0)
+    fs = 48000
+    seconds = a.seconds
+    rng = np.random.default_rng(1)
+    x = (0.1 * rng.standard_normal((fs * seconds, 2))).astype(np.float32)
+    rows = []
+    for block in (32, 64, 128, 256, 512):
+        y = np.empty((block, 2), dtype=np.float32)
+        per_block = []
+        for _rep in range(3):
+            ch = dsp.Chain(fs, params)
+            n_blocks = x.shape[0] // block
+            t = time.perf_counter()
+            for b in range(n_blocks):
+                ch.process_into(x[b * block:(b + 1) * block], y)
+            per_block.append((time.perf_counter() - t) / n_blocks)
+        us = float(np.median(per_block)) * 1e6
+        period_us = block / fs * 1e6
+        rows.append({"block": block, "us_per_block": us, "load_pct": 100.0 * us / period_us,
+                     "rtf": period_us / us})
+    out = {"fs_hz": fs, "import_s": t_import, "warmup_s": t_warm,
+           "numba_cache": dsp._jit.CACHE_ENABLED if hasattr(dsp, "_jit") else None,
+           "blocks": rows}
+    if a.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"import {t_import:.2f} s, warm-up {t_warm:.2f} s (48 kHz stereo, preset pop @ 5)")
+        print(f"{'block':>6} {'us/block':>10} {'% period':>9} {'x realtime':>11}")
+        for r in rows:
+            print(f"{r['block']:>6} {r['us_per_block']:>10.1f} {r['load_pct']:>8.1f}% {r['rtf']:>10.0f}x")
+    return 0
+
+
+def cmd_warmup(a) -> int:
+    import dsp
+    t = dsp.warmup()
+    print(f"kernels ready in {t:.1f} s (numba cache {'on' if dsp._jit.CACHE_ENABLED else 'off'})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="masterbox", description="Live stereo mastering box.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("render", help="master a file with the live chain")
+    r.add_argument("input")
+    r.add_argument("output")
+    r.add_argument("--genre", default="pop")
+    r.add_argument("--intensity", type=float, default=5.0, help="0..10 (0 = transparent)")
+    r.add_argument("--target", default="stream",
+                   help="LUFS number or stream/loud/apple/broadcast/club (default stream = -14)")
+    r.add_argument("--ceiling", type=float, default=-1.0, help="true-peak ceiling, dBTP")
+    r.add_argument("--block", type=int, default=512, help="block size 1..4096 (result is the same)")
+    r.add_argument("--pcm", action="store_true",
+                   help="write the input's integer format (PCM_16/24) with TPDF dither")
+    r.add_argument("--report", metavar="PNG", help="write a before/after picture")
+    r.add_argument("--presets", action="append", default=[], metavar="DIR",
+                   help="extra preset directory (may repeat)")
+    r.set_defaults(func=cmd_render)
+    s = sub.add_parser("presets", help="list genres, or validate a preset directory")
+    s.add_argument("--check", metavar="DIR")
+    s.add_argument("--presets", action="append", default=[], metavar="DIR")
+    s.set_defaults(func=cmd_presets)
+    b = sub.add_parser("bench", help="measure the chain's cost per block")
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--seconds", type=int, default=10)
+    b.set_defaults(func=cmd_bench)
+    w = sub.add_parser("warmup", help="compile every kernel into the numba cache")
+    w.set_defaults(func=cmd_warmup)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Slow, obvious twins of the kernels (numpy/python, no numba)."""
+import math
+
+import numpy as np
+
+
+def gain_computer_db(level_db, thr_db, knee_db, slope):
+    """Giannoulis et al. (JAES 2012) eq. 4, written out piecewise."""
+    if level_db - thr_db < -knee_db / 2:
+        return 0.0
+    if level_db - thr_db > knee_db / 2 or knee_db == 0:
+        return slope * (level_db - thr_db)
+    return slope * (level_db - thr_db + knee_db / 2) ** 2 / (2 * knee_db)
+
+
+def oversample_4x(x, fir):
+    """u[p, i] = sum_k fir[p, k] x[i - k] with zeros before the start."""
+    out = np.zeros((4, len(x)))
+    for p in range(4):
+        out[p] = np.convolve(x, fir[p])[:len(x)]
+    return out
+
+
+def momentary_series(x, fs, kw_sos):
+    """Momentary loudness every 100 ms, BS.1770-4 by the book."""
+    from scipy.signal import sosfilt
+    sos = np.hstack([kw_sos[:, :3], np.ones((2, 1)), kw_sos[:, 3:]])
+    y = sosfilt(sos, x, axis=0)
+    step = int(round(fs / 10))
+    out = []
+    for end in range(4 * step, len(x) + 1, step):
+        seg = y[end - 4 * step:end]
+        out.append(-0.691 + 10 * math.log10(np.mean(seg ** 2, axis=0).sum() + 1e-30))
+    return np.array(out)

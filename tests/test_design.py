@@ -1,0 +1,110 @@
+"""Design functions against scipy.signal and the published tables."""
+import math
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from dsp import design as D
+
+
+def response_db(c, f, fs):
+    _, h = signal.freqz([c[0], c[1], c[2]], [1.0, c[3], c[4]], worN=np.atleast_1d(f), fs=fs)
+    return 20 * np.log10(np.abs(h))
+
+
+@pytest.mark.parametrize("fs", [44100, 48000, 96000])
+@pytest.mark.parametrize("f0", [60.0, 1000.0, 8000.0])
+def test_butterworth_sections_equal_scipy(fs, f0):
+    out = np.zeros(5)
+    for kind, fn in (("lowpass", D.design_lowpass), ("highpass", D.design_highpass)):
+        fn(out, float(fs), f0, D.SQRT1_2)
+        sos = signal.butter(2, f0, btype=kind, fs=fs, output="sos")[0]
+        np.testing.assert_allclose(out, [sos[0], sos[1], sos[2], sos[4], sos[5]], atol=1e-10)
+        assert response_db(out, f0, fs)[0] == pytest.approx(-3.0103, abs=0.01)
+
+
+@pytest.mark.parametrize("gain_db", [-6.0, 3.0, 9.0])
+def test_peak_and_shelves_hit_their_gains(gain_db):
+    fs = 48000.0
+    out = np.zeros(5)
+    D.design_peak(out, fs, 1000.0, gain_db, 1.0)
+    assert response_db(out, 1000.0, fs)[0] == pytest.approx(gain_db, abs=1e-6)
+    assert response_db(out, [10.0, 23000.0], fs) == pytest.approx([0, 0], abs=0.05)
+    D.design_lowshelf(out, fs, 200.0, gain_db, D.SQRT1_2)
+    assert response_db(out, [5.0, 200.0, 20000.0], fs) == pytest.approx(
+        [gain_db, gain_db / 2, 0.0], abs=0.05)
+    D.design_highshelf(out, fs, 5000.0, gain_db, D.SQRT1_2)
+    assert response_db(out, [20.0, 5000.0, 23990.0], fs) == pytest.approx(
+        [0.0, gain_db / 2, gain_db], abs=0.05)
+
+
+def test_allpass_is_flat_and_equals_lr4_sum():
+    fs = 48000.0
+    sos = np.zeros((5, 5))
+    D.design_lr4(sos, 0, fs, 1000.0)
+    f = np.geomspace(10, 23000, 400)
+    hs = {}
+    for k in range(5):
+        _, hs[k] = signal.freqz(sos[k, :3], [1, *sos[k, 3:]], worN=f, fs=fs)
+    ap = hs[4]
+    np.testing.assert_allclose(np.abs(ap), 1.0, atol=1e-9)
+    np.testing.assert_allclose(hs[0] * hs[1] + hs[2] * hs[3], ap, atol=1e-9)
+
+
+@pytest.mark.parametrize("fs", [44100, 48000, 88200, 96000])
+@pytest.mark.parametrize("xo", [(120, 1000, 6000), (60, 400, 3000), (200, 1500, 12000)])
+def test_band_split_sums_flat(fs, xo):
+    """The 4-band LR4 tree (with its compensating all-passes) sums to a flat
+    magnitude, evaluated from H(z) on the unit circle."""
+    sos = np.zeros((15, 5))
+    for j, f in enumerate(xo):
+        D.design_lr4(sos, 5 * j, float(fs), float(f))
+    f = np.geomspace(10, 0.45 * fs, 600)
+
+    def h(rows):
+        out = np.ones_like(f, dtype=complex)
+        for r in rows:
+            out *= signal.freqz(sos[r, :3], [1, *sos[r, 3:]], worN=f, fs=fs)[1]
+        return out
+    # band paths as in kernels.multiband_block
+    b0 = h([5, 6, 14, 0, 1])
+    b1 = h([5, 6, 14, 2, 3])
+    b2 = h([7, 8, 4, 10, 11])
+    b3 = h([7, 8, 4, 12, 13])
+    total = 20 * np.log10(np.abs(b0 + b1 + b2 + b3))
+    assert np.max(np.abs(total)) < 0.1
+    # and each band really is a band: -6 dB at its crossovers
+    assert 20 * np.log10(abs(h([5, 6, 14, 0, 1])[np.argmin(abs(f - xo[0]))])) == pytest.approx(-6.02, abs=0.3)
+
+
+def test_k_weighting_matches_bs1770_table_at_48k():
+    k = D.k_weighting(48000.0)
+    # ITU-R BS.1770-4 Tables 1 and 2
+    np.testing.assert_allclose(k[0], [1.53512485958697, -2.69169618940638, 1.19839281085285,
+                                      -1.69065929318241, 0.73248077421585], atol=1e-8)
+    np.testing.assert_allclose(k[1], [1.0, -2.0, 1.0, -1.99004745483398, 0.99007225036621],
+                               atol=1e-8)
+
+
+def test_true_peak_fir_is_the_symmetric_annex2_prototype():
+    fir = D.TRUE_PEAK_FIR
+    np.testing.assert_array_equal(fir[3], fir[0][::-1])
+    np.testing.assert_array_equal(fir[2], fir[1][::-1])
+    proto = fir.T.ravel()     # interleave phases -> the 48-tap prototype
+    np.testing.assert_array_equal(proto, proto[::-1])
+    # each phase passes DC with ~unity gain
+    np.testing.assert_allclose(fir.sum(axis=1), 1.0, atol=0.03)  # the Annex 2 filter: 0.973 on phases 1, 2
+
+
+def test_designers_stay_stable_at_the_edges():
+    out = np.zeros(5)
+    for fn in (D.design_lowpass, D.design_highpass, D.design_allpass, D.design_bandpass):
+        for f in (0.0, 5.0, 30000.0, 1e9):
+            fn(out, 44100.0, f, 0.7)
+            assert np.all(np.isfinite(out))
+            assert np.all(np.abs(np.roots([1, out[3], out[4]])) < 1.0)
+    for fn in (D.design_peak, D.design_lowshelf, D.design_highshelf):
+        fn(out, 44100.0, 25000.0, 12.0, 0.05)
+        assert np.all(np.abs(np.roots([1, out[3], out[4]])) < 1.0)
+    assert math.isfinite(out[0])

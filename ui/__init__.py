@@ -1,0 +1,1 @@
+"""Masterbox front panel (knobs, screens, display): see the panel issue."""
