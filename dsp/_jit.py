@@ -1,16 +1,29 @@
-"""One place that decides how kernels are compiled.
+"""One place that decides how kernels are compiled and cached.
 
-Kernels are ``@njit(cache=True, nogil=True)``.  numba's on-disk cache needs a
-writable directory; with none, decorating a ``cache=True`` function raises at
-import ("no locator available").  The box must still start (slower, compiling
-in memory), so we probe once and fall back to ``cache=False``.
+Kernels are ``@njit(cache=True, nogil=True)``.  Two numba cache facts shape
+this module:
+
+* numba invalidates a cached function only when *its own* source file
+  changes; ``chain_block`` links every kernel from other files, so an edited
+  kernel would keep running stale inside a cached chain.  We therefore cache
+  into a directory keyed by a hash of all ``dsp/*.py`` sources.
+* ``cache=True`` needs a writable directory; with none, decorating raises at
+  import ("no locator available").  The box must still start (slower,
+  compiling in memory), so we probe and fall back to ``cache=False``.
+
+Base directory: ``NUMBA_CACHE_DIR`` (systemd ``CacheDirectory=`` on the box),
+else ``$XDG_CACHE_HOME/masterbox-numba``, else a temporary directory.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
+from pathlib import Path
 
 import numba
+
+_HERE = Path(__file__).resolve().parent
 
 
 def _writable(path: str) -> bool:
@@ -23,21 +36,33 @@ def _writable(path: str) -> bool:
         return False
 
 
-def _cache_possible() -> bool:
-    env_dir = os.environ.get("NUMBA_CACHE_DIR")
-    if env_dir:
-        return _writable(env_dir)
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
-    if _writable(here):
-        return True
-    # numba's user-wide locator (~/.cache/numba or XDG_CACHE_HOME)
-    user_dir = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "numba")
-    if _writable(user_dir):
-        return True
-    return False
+def _source_digest() -> str:
+    h = hashlib.sha256()
+    for f in sorted(_HERE.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
-CACHE_ENABLED = _cache_possible()
+def _choose_cache_dir():
+    candidates = []
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        candidates.append(os.environ["NUMBA_CACHE_DIR"])
+    candidates.append(os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
+                                   "masterbox-numba"))
+    candidates.append(os.path.join(tempfile.gettempdir(), f"masterbox-numba-{os.getuid()}"))
+    digest = _source_digest()
+    for base in candidates:
+        d = os.path.join(base, digest)
+        if _writable(d):
+            return d
+    return None
+
+
+CACHE_DIR = _choose_cache_dir()
+CACHE_ENABLED = CACHE_DIR is not None
+if CACHE_ENABLED:
+    numba.config.CACHE_DIR = CACHE_DIR
 
 
 def kernel(fn):

@@ -182,7 +182,7 @@ class Chain:
             "MB_CUR": P.N_PARAMS, "XO_SOS": K.XO_ROWS * 5, "XO_Z": K.XO_STATES * 4,
             "MB_ST": 17, "MB_CONSTS": 1,
             "ST_CUR": P.N_PARAMS, "ST_SOS": 15, "ST_Z": 6, "ST_ST": 6, "ST_CONSTS": 3,
-            "LEV_SOS": 10, "LEV_Z": 8, "LEV_RING": K.LEV_WINDOW, "LEV_ST": 12,
+            "LEV_SOS": 10, "LEV_Z": 8, "LEV_RING": K.LEV_WINDOW, "LEV_ST": 13,
             "FIR": 48,
             "DRY": 2 * (self.latency_samples + 1), "MIX_ST": 1,
             "M_SOS": 10, "M_Z": 8, "M_ST": MT.M_SIZE, "M_RING": MT.SUB_BLOCKS,

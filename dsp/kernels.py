@@ -368,6 +368,7 @@ def stereo_block(buf, n, n0, fs, tgt, cur, sos, z, st, consts):
 LEV_MAX_BOOST_DB = 18.0
 LEV_MAX_CUT_DB = -12.0
 LEV_TRIM_DB = 6.0
+LEV_TRIM_TAU_S = 4.5        # feedback trim integrator time constant
 LEV_ABS_GATE_LUFS = -50.0   # never lift anything quieter (a -80 dBFS floor stays put)
 LEV_REL_GATE_LU = -20.0     # nor passages this far below the programme's long-term level
 LEV_WINDOW = 30             # sub-blocks of 100 ms: the ~3 s short-term window of BS.1770
@@ -391,7 +392,8 @@ def leveler_block(buf, n, n0, tgt, kw_sos, kw_z, ring, st, sub_n, out_short_lufs
     st: [0] power acc, [1] ring pos, [2] sub-blocks filled, [3] ff gain dB,
         [4] trim dB, [5] gain at sub-block start, [6] gain at end,
         [7] long-term input loudness, [8] seconds of gated programme,
-        [9] input short-term LUFS, [10] gate open, [11] total gain dB
+        [9] input short-term LUFS, [10] gate open, [11] total gain dB,
+        [12] long-term output power (energy mean of short-term)
     """
     intensity = tgt[P.INTENSITY]
     target = tgt[P.TARGET_LUFS]
@@ -450,12 +452,20 @@ def leveler_block(buf, n, n0, tgt, kw_sos, kw_z, ring, st, sub_n, out_short_lufs
                 st[3] += (1.0 - math.exp(-0.1 / tau)) * (want - st[3])
                 st[8] += 0.1
                 # feedback trim, once the feed-forward part has settled
-                if st[8] > LEV_ACQUIRE_S + 3.0 and out_short_lufs > -150.0 \
+                if st[8] > LEV_ACQUIRE_S and out_short_lufs > -150.0 \
                         and tgt[P.BYPASS] == 0.0 and intensity > 0.0:
-                    err = target - out_short_lufs
+                    # energy-domain long-term average of the output, as the
+                    # integrated loudness (BS.1770 §2.8) weighs it: averaging
+                    # dB would let loud passages run over the target
+                    p_out = 10.0 ** ((out_short_lufs + 0.691) / 10.0)
+                    if st[12] <= 0.0:
+                        st[12] = p_out
+                    else:
+                        st[12] += (1.0 - math.exp(-0.1 / 8.0)) * (p_out - st[12])
+                    err = target - (-0.691 + 10.0 * math.log10(st[12]))
                     if err > 0.0 and (lim_gr_db > 3.0 or st[3] + st[4] >= LEV_MAX_BOOST_DB):
                         err = 0.0
-                    st[4] = min(max(st[4] + err * (0.1 / 6.0), -LEV_TRIM_DB), LEV_TRIM_DB)
+                    st[4] = min(max(st[4] + err * (0.1 / LEV_TRIM_TAU_S), -LEV_TRIM_DB), LEV_TRIM_DB)
             total = min(max(st[3] + st[4], LEV_MAX_CUT_DB), LEV_MAX_BOOST_DB)
             st[11] = total
             st[5] = st[6]
