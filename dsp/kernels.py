@@ -120,6 +120,21 @@ def eq_design(fs, cur, adapt, sos):
 
 
 @kernel
+def _octave_deviation(cur, ana_pow, b):
+    """Genre target minus programme level in octave b, dB."""
+    return cur[P.TARGET_SPECTRUM + b] - 10.0 * math.log10(ana_pow[b] + 1e-20)
+
+
+@kernel
+def _group_want(cur, ana_pow, lo, hi, mean, scale):
+    """Wanted correction for octaves lo..hi-1: mean deviation, scaled, +-3 dB."""
+    g = 0.0
+    for b in range(lo, hi):
+        g += _octave_deviation(cur, ana_pow, b) - mean
+    return min(max(scale * g / (hi - lo), -3.0), 3.0)
+
+
+@kernel
 def adapt_update(cur, ana_pow, adapt, k_adapt):
     """Move the 4 adaptive gains toward (genre target - programme spectrum).
 
@@ -135,25 +150,13 @@ def adapt_update(cur, ana_pow, adapt, k_adapt):
         return
     mean = 0.0
     for b in range(N_OCTAVES):
-        mean += cur[P.TARGET_SPECTRUM + b] - 10.0 * math.log10(ana_pow[b] + 1e-20)
+        mean += _octave_deviation(cur, ana_pow, b)
     mean /= N_OCTAVES
     scale = cur[P.ADAPT_AMOUNT] * 0.5 * amount(cur[P.INTENSITY])
-    g0 = 0.0
-    for b in range(0, 3):
-        g0 += cur[P.TARGET_SPECTRUM + b] - 10.0 * math.log10(ana_pow[b] + 1e-20) - mean
-    g1 = 0.0
-    for b in range(3, 5):
-        g1 += cur[P.TARGET_SPECTRUM + b] - 10.0 * math.log10(ana_pow[b] + 1e-20) - mean
-    g2 = 0.0
-    for b in range(6, 8):
-        g2 += cur[P.TARGET_SPECTRUM + b] - 10.0 * math.log10(ana_pow[b] + 1e-20) - mean
-    g3 = 0.0
-    for b in range(8, 10):
-        g3 += cur[P.TARGET_SPECTRUM + b] - 10.0 * math.log10(ana_pow[b] + 1e-20) - mean
-    want0 = min(max(scale * g0 / 3.0, -3.0), 3.0)
-    want1 = min(max(scale * g1 / 2.0, -3.0), 3.0)
-    want2 = min(max(scale * g2 / 2.0, -3.0), 3.0)
-    want3 = min(max(scale * g3 / 2.0, -3.0), 3.0)
+    want0 = _group_want(cur, ana_pow, 0, 3, mean, scale)
+    want1 = _group_want(cur, ana_pow, 3, 5, mean, scale)
+    want2 = _group_want(cur, ana_pow, 6, 8, mean, scale)
+    want3 = _group_want(cur, ana_pow, 8, 10, mean, scale)
     adapt[0] += k_adapt * (want0 - adapt[0])
     adapt[1] += k_adapt * (want1 - adapt[1])
     adapt[2] += k_adapt * (want2 - adapt[2])

@@ -1,0 +1,90 @@
+"""In-process real-time factor: Masterbox's chain vs a pedalboard chain.
+
+Both run side by side in one process on the same input (48 kHz stereo, the
+synthesized demo mix), at 128-frame blocks.  pedalboard chain: HighpassFilter
+-> Compressor -> Gain -> Limiter, ``reset=False`` between blocks (streaming).
+Reported as medians of several runs and as a ratio (ours / pedalboard), since
+this machine is shared and noisy.
+
+    python bench/vs_pedalboard.py [--json] [--block 128] [--seconds 20] [--runs 5]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--block", type=int, default=128)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--runs", type=int, default=5)
+    a = ap.parse_args()
+    import pedalboard
+
+    import dsp
+    from firmware import presets as pr
+    from firmware.demo import synth_mix
+    fs = 48000
+    x = synth_mix(fs, a.seconds)
+    dsp.warmup()
+    params = pr.chain_params(pr.load_presets()["pop"], 5.0, -14.0, -1.0)
+    blk = a.block
+    nb = len(x) // blk
+    y = np.empty((blk, 2), dtype=np.float32)
+
+    def ours():
+        ch = dsp.Chain(fs, params)
+        t = time.perf_counter()
+        for b in range(nb):
+            ch.process_into(x[b * blk:(b + 1) * blk], y)
+        return time.perf_counter() - t
+
+    xt = np.ascontiguousarray(x.T)   # pedalboard wants (channels, frames)
+
+    def theirs():
+        board = pedalboard.Pedalboard([
+            pedalboard.HighpassFilter(cutoff_frequency_hz=25),
+            pedalboard.Compressor(threshold_db=-18, ratio=2.5, attack_ms=10, release_ms=150),
+            pedalboard.Gain(gain_db=6),
+            pedalboard.Limiter(threshold_db=-1.0, release_ms=80),
+        ])
+        t = time.perf_counter()
+        for b in range(nb):
+            board(xt[:, b * blk:(b + 1) * blk], fs, reset=False)
+        return time.perf_counter() - t
+
+    theirs()   # warm
+    t_ours, t_theirs = [], []
+    for _ in range(a.runs):          # interleaved, so both see the same machine load
+        t_ours.append(ours())
+        t_theirs.append(theirs())
+    audio_s = nb * blk / fs
+    res = {
+        "block": blk, "audio_seconds": audio_s, "runs": a.runs,
+        "masterbox_rtf": audio_s / float(np.median(t_ours)),
+        "pedalboard_rtf": audio_s / float(np.median(t_theirs)),
+    }
+    res["ratio"] = res["masterbox_rtf"] / res["pedalboard_rtf"]
+    res["masterbox_us_per_block"] = float(np.median(t_ours)) / nb * 1e6
+    res["pedalboard_us_per_block"] = float(np.median(t_theirs)) / nb * 1e6
+    if a.json:
+        print(json.dumps(res, indent=2))
+    else:
+        print(f"block {blk}: masterbox {res['masterbox_rtf']:.0f}x real time "
+              f"({res['masterbox_us_per_block']:.1f} us/block), pedalboard "
+              f"{res['pedalboard_rtf']:.0f}x ({res['pedalboard_us_per_block']:.1f} us/block), "
+              f"ratio {res['ratio']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
