@@ -455,7 +455,8 @@ def leveler_block(buf, n, n0, tgt, kw_sos, kw_z, ring, st, sub_n, out_short_lufs
                 st[3] += (1.0 - math.exp(-0.1 / tau)) * (want - st[3])
                 st[8] += 0.1
                 # feedback trim, once the feed-forward part has settled
-                if st[8] > LEV_ACQUIRE_S and out_short_lufs > -150.0 \
+                # (only once the 3 s output window holds processed audio only)
+                if st[8] > LEV_ACQUIRE_S + 3.0 and out_short_lufs > -150.0 \
                         and tgt[P.BYPASS] == 0.0 and intensity > 0.0:
                     # energy-domain long-term average of the output, as the
                     # integrated loudness (BS.1770 §2.8) weighs it: averaging

@@ -71,7 +71,7 @@ def synth_mix(fs: int = 48000, seconds: float = 24.0, seed: int = 7) -> np.ndarr
     out += 0.4 * (voice * phrase)[:, None]
     # the second half is played louder, as bands do
     out[n // 2:] *= 1.6
-    out *= 10 ** (-10 / 20)
+    out *= 10 ** (-20 / 20)     # about -24 LUFS: an unmastered feed
     return out.astype(np.float32)
 
 
