@@ -400,19 +400,20 @@ def leveler_block(buf, n, n0, tgt, kw_sos, kw_z, ring, st, sub_n, out_short_lufs
     """
     intensity = tgt[P.INTENSITY]
     target = tgt[P.TARGET_LUFS]
+    sub_pos = n0 % sub_n          # position in the 100 ms sub-block (global grid)
     for i in range(n):
-        g = n0 + i
         yl = buf[i, 0]
         yr = buf[i, 1]
         for s in range(2):
             yl = biquad_tick(kw_sos[s], kw_z[s, 0], yl)
             yr = biquad_tick(kw_sos[s], kw_z[s, 1], yr)
         st[0] += yl * yl + yr * yr
-        pos = (g % sub_n) + 1.0
-        gain = st[5] + (st[6] - st[5]) * pos / sub_n
+        sub_pos += 1
+        gain = st[5] + (st[6] - st[5]) * sub_pos / sub_n
         buf[i, 0] *= gain
         buf[i, 1] *= gain
-        if (g + 1) % sub_n == 0:
+        if sub_pos == sub_n:
+            sub_pos = 0
             p = int(st[1])
             ring[p] = st[0] / sub_n
             st[1] = (p + 1) % LEV_WINDOW
@@ -495,17 +496,19 @@ LIM_HIST = 12
 @kernel
 def _parabola_peak(a, b, c):
     """Peak magnitude of the parabola through (-1,a),(0,b),(1,c) if b is a
-    local extremum of |.|, else |b|."""
-    ab = abs(b)
-    if b > 0.0 and b >= a and b >= c:
-        d = 2.0 * b - a - c
-        if d > 0.0:
-            return min(b + (c - a) * (c - a) / (8.0 * d), 1.25 * b)
-    elif b < 0.0 and b <= a and b <= c:
-        d = a + c - 2.0 * b
-        if d > 0.0:
-            return min(-b + (c - a) * (c - a) / (8.0 * d), -1.25 * b)
-    return ab
+    local extremum of |.| (capped at 1.25|b|), else |b|.
+
+    Written with selects, not branches: on noise-like programme the
+    conditions are random and mispredicted branches cost more than the
+    arithmetic."""
+    sb = 1.0 if b >= 0.0 else -1.0
+    a1 = sb * a
+    b1 = sb * b
+    c1 = sb * c
+    d = 2.0 * b1 - a1 - c1
+    v = min(b1 + (c1 - a1) * (c1 - a1) / (8.0 * max(d, 1e-300)), 1.25 * b1)
+    ok = (b1 >= a1) & (b1 >= c1) & (d > 0.0)
+    return v if ok else b1
 
 
 @kernel
@@ -573,11 +576,21 @@ def refined_peak(us, xs, prev, ch, i):
     u3 = us[ch, 3, i]
     p2 = prev[ch, 0]
     p3 = prev[ch, 1]
-    pk = abs(xs[ch, LIM_HIST + i - 6])
-    pk = max(pk, _parabola_peak(p2, p3, u0))
-    pk = max(pk, _parabola_peak(p3, u0, u1))
-    pk = max(pk, _parabola_peak(u0, u1, u2))
-    pk = max(pk, _parabola_peak(u1, u2, u3))
+    # refine only around the largest of the four centres (p3, u0, u1, u2):
+    # within one input sample |signal| has at most one local maximum for
+    # content below fs/2, and four divisions per channel cost more than the
+    # rest of the limiter together
+    a = p2
+    b = p3
+    c = u0
+    mb = abs(p3)
+    if abs(u0) > mb:
+        a, b, c, mb = p3, u0, u1, abs(u0)
+    if abs(u1) > mb:
+        a, b, c, mb = u0, u1, u2, abs(u1)
+    if abs(u2) > mb:
+        a, b, c, mb = u1, u2, u3, abs(u2)
+    pk = max(abs(xs[ch, LIM_HIST + i - 6]), abs(u3), _parabola_peak(a, b, c))
     prev[ch, 0] = u2
     prev[ch, 1] = u3
     return pk
@@ -623,15 +636,27 @@ def limiter_block(buf, n, n0, fs, thr_db, release_ms, fir, cfg, st, ist, xs, us,
             e = r
         st[0] = e
         # sliding minimum (monotone deque, amortised O(1))
+        # (ring indices wrap by comparison: an integer modulo by a runtime
+        # divisor costs ~25 cycles, several per sample)
         head = ist[2]
         cnt = ist[3]
-        while cnt > 0 and dq_v[(head + cnt - 1) % cap] >= e:
+        while cnt > 0:
+            tail = head + cnt - 1
+            if tail >= cap:
+                tail -= cap
+            if dq_v[tail] < e:
+                break
             cnt -= 1
-        dq_i[(head + cnt) % cap] = g
-        dq_v[(head + cnt) % cap] = e
+        tail = head + cnt
+        if tail >= cap:
+            tail -= cap
+        dq_i[tail] = g
+        dq_v[tail] = e
         cnt += 1
         while dq_i[head] <= g - m_len:
-            head = (head + 1) % cap
+            head += 1
+            if head == cap:
+                head = 0
             cnt -= 1
         ist[2] = head
         ist[3] = cnt
@@ -640,7 +665,8 @@ def limiter_block(buf, n, n0, fs, thr_db, release_ms, fir, cfg, st, ist, xs, us,
         bp = ist[4]
         st[2] += mn - box[bp]
         box[bp] = mn
-        ist[4] = (bp + 1) % a_len
+        bp += 1
+        ist[4] = 0 if bp == a_len else bp
         if g % 8192 == 0:
             s = 0.0
             for j in range(a_len):
@@ -655,7 +681,8 @@ def limiter_block(buf, n, n0, fs, thr_db, release_ms, fir, cfg, st, ist, xs, us,
         for ch in range(2):
             dly[ch, dp] = buf[i, ch]
             buf[i, ch] = dly[ch, rp] * gain
-        ist[1] = (dp + 1) % dlen
+        dp += 1
+        ist[1] = 0 if dp == dlen else dp
         if gain < 1.0:
             gr = -20.0 * math.log10(gain)
             if gr > st[5]:
@@ -706,5 +733,6 @@ def mix_block(buf, x_in, out, n, tgt, dry, ist, st, ramp_step):
             else:
                 v = d + w * (buf[i, ch] - d)
             out[i, ch] = v
-        ist[0] = (dp + 1) % dlen
+        dp += 1
+        ist[0] = 0 if dp == dlen else dp
     st[0] = w

@@ -58,8 +58,8 @@ def meter_block(x, n, n0, sub_n, kw_sos, kw_z, st, ring, h_int, h_lra, fir, xs, 
     h_int, h_lra: (2, HIST_BINS) -> [0] block count, [1] summed block power.
     """
     oversample_block(x, n, fir, xs, us)
+    sub_pos = n0 % sub_n          # position in the 100 ms sub-block (global grid)
     for i in range(n):
-        g = n0 + i
         xl = np.float64(x[i, 0])
         xr = np.float64(x[i, 1])
         yl = xl
@@ -79,7 +79,9 @@ def meter_block(x, n, n0, sub_n, kw_sos, kw_z, st, ring, h_int, h_lra, fir, xs, 
                     pk = v
         if pk > st[M_TP_RUN]:
             st[M_TP_RUN] = pk
-        if (g + 1) % sub_n == 0:
+        sub_pos += 1
+        if sub_pos == sub_n:
+            sub_pos = 0
             pos = int(st[M_POS])
             ring[pos] = st[M_ACC] / sub_n
             st[M_POS] = (pos + 1) % SUB_BLOCKS
