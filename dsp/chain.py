@@ -128,6 +128,16 @@ def chain_block(x_in, y_out, n, n0, work, a, ia, lay):
                    fir, _v2(a, lay, R_M_XS, 2), _v3(a, lay, R_M_US, 2, 4))
 
 
+def latency_samples(fs_hz: int) -> int:
+    """The chain's fixed latency at ``fs_hz``, without building (compiling) one."""
+    fs = float(fs_hz)
+    scale = fs / 48000.0
+    a1 = int(round(MAIN_LOOKAHEAD_MS * 1e-3 * fs))
+    w = int(round(4 * scale))
+    a2 = int(round(8 * scale))
+    return (a1 - 1 + w + 6) + (a2 - 1 + w + 6)
+
+
 @dataclass(frozen=True)
 class MeterSnapshot:
     """What the screen and the status line show.  Cheap to take."""
@@ -173,6 +183,7 @@ class Chain:
         d1 = a1 - 1 + w + 6
         d2 = a2 - 1 + w + 6
         self.latency_samples = d1 + d2
+        assert self.latency_samples == latency_samples(self.fs_hz)
         hb = MT.HIST_BINS
         sizes_f = {
             "TGT": P.N_PARAMS, "CONST": 8, "GUARD": 1,
@@ -184,7 +195,7 @@ class Chain:
             "ST_CUR": P.N_PARAMS, "ST_SOS": 15, "ST_Z": 6, "ST_ST": 6, "ST_CONSTS": 3,
             "LEV_SOS": 10, "LEV_Z": 8, "LEV_RING": K.LEV_WINDOW, "LEV_ST": 13,
             "FIR": 48,
-            "DRY": 2 * (self.latency_samples + 1), "MIX_ST": 1,
+            "DRY": 2 * (self.latency_samples + 1), "MIX_ST": 2,
             "M_SOS": 10, "M_Z": 8, "M_ST": MT.M_SIZE, "M_RING": MT.SUB_BLOCKS,
             "M_HINT": 2 * hb, "M_HLRA": 2 * hb,
             "M_XS": 2 * (12 + MAX_BLOCK), "M_US": 8 * MAX_BLOCK,
@@ -294,7 +305,8 @@ class Chain:
             st[2] = float(a_len)
             st[3] = 0.0
             self.view(f"L{k}_BOX")[:] = 1.0
-        self.view("MIX_ST")[0] = 1.0 if (tgt[P.INTENSITY] > 0 and tgt[P.BYPASS] == 0) else 0.0
+        self.view("MIX_ST")[:] = [1.0 if (tgt[P.INTENSITY] > 0 and tgt[P.BYPASS] == 0) else 0.0,
+                                  10.0 ** (tgt[P.BYPASS_MATCH_DB] / 20.0)]
         mst = self.view("M_ST")
         mst[MT.M_MOMENTARY] = mst[MT.M_SHORT] = MT.NEG_INF_LUFS
 

@@ -701,13 +701,21 @@ def mix_block(buf, x_in, out, n, tgt, dry, ist, st, ramp_step):
 
     ``x_in`` is the raw input, guarded here exactly as in ``guard_block``.  When the mix weight is exactly
     0 the output *is* the delayed input, bit for bit (intensity 0 or bypass).
-    st: [0] wet weight.  ist: [0] dry write pos.  dry (2, L+1) ring.
+    st: [0] wet weight, [1] dry gain.  ist: [0] dry write pos.  dry (2, L+1) ring.
     """
     want = 1.0 if (tgt[P.INTENSITY] > 0.0 and tgt[P.BYPASS] == 0.0) else 0.0
+    g_want = 10.0 ** (tgt[P.BYPASS_MATCH_DB] / 20.0)
     dlen = dry.shape[1]
     lat = dlen - 1
     w = st[0]
+    g_dry = st[1]
     for i in range(n):
+        # dry gain glides (~20 ms) and lands exactly on its target, so a
+        # 0 dB dry path stays bit exact
+        if g_dry != g_want:
+            g_dry += ramp_step * 2.5 * (g_want - g_dry)
+            if abs(g_want - g_dry) < 1e-9:
+                g_dry = g_want
         if w < want:
             w = min(w + ramp_step, want)
         elif w > want:
@@ -725,7 +733,7 @@ def mix_block(buf, x_in, out, n, tgt, dry, ist, st, ramp_step):
             elif v < -1000.0:
                 v = -1000.0
             dry[ch, dp] = v
-            d = dry[ch, rp]
+            d = dry[ch, rp] * g_dry if g_dry != 1.0 else dry[ch, rp]
             if w == 0.0:
                 v = d
             elif w == 1.0:
@@ -736,3 +744,4 @@ def mix_block(buf, x_in, out, n, tgt, dry, ist, st, ramp_step):
         dp += 1
         ist[0] = 0 if dp == dlen else dp
     st[0] = w
+    st[1] = g_dry

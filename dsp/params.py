@@ -23,6 +23,7 @@ N_BANDS = 4
 WIDTH = 51             # side gain at intensity 5 (1 = unchanged)
 MONO_BELOW_HZ = 52     # side high-pass: mono bass below this
 LIMITER_RELEASE_MS = 53
-N_PARAMS = 54
+BYPASS_MATCH_DB = 54    # dry-path gain while bypassed (loudness-matched A/B); 0 = none
+N_PARAMS = 55
 
 CONTROL_PERIOD = 32    # samples between control ticks, on the global sample grid

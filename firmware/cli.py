@@ -5,6 +5,9 @@
     masterbox presets [--check DIR] [--presets DIR]
     masterbox bench [--json]
     masterbox warmup
+    masterbox run [--config FILE] [--frames N]
+    masterbox ctl set KEY VALUE | masterbox ctl bypass on|off
+    masterbox status [--json]
 
 Heavy modules (numba, the chain) are imported inside the commands so that
 ``--help`` and argument errors answer at once.  User errors print one line
@@ -122,6 +125,57 @@ def cmd_warmup(a) -> int:
     return 0
 
 
+def cmd_run(a) -> int:
+    from .daemon import run
+    return run(a.config, max_frames=a.frames, socket_path=a.socket)
+
+
+def _socket_path(a) -> str:
+    import os
+
+    from .control import DEFAULT_SOCKET
+    return a.socket or os.environ.get("MASTERBOX_SOCKET") or DEFAULT_SOCKET
+
+
+def cmd_ctl(a) -> int:
+    from .control import ControlError, request
+    if a.action == "bypass":
+        key, value = "bypass", a.args[0] if a.args else None
+        if value not in ("on", "off"):
+            return _err("usage: masterbox ctl bypass on|off")
+    else:
+        if len(a.args) != 2:
+            return _err("usage: masterbox ctl set KEY VALUE (genre, intensity, target, ceiling, bypass)")
+        key, value = a.args
+    try:
+        reply = request(_socket_path(a), {"cmd": "set", "key": key, "value": value})
+    except ControlError as e:
+        return _err(e)
+    if not reply.get("ok"):
+        return _err(reply.get("error", "failed"))
+    from .notify import status_line
+    print(status_line(reply["status"]))
+    return 0
+
+
+def cmd_status(a) -> int:
+    from .control import ControlError, request
+    try:
+        reply = request(_socket_path(a), {"cmd": "status"})
+    except ControlError as e:
+        return _err(e)
+    st = reply["status"]
+    if a.json:
+        print(json.dumps(st, indent=2))
+    else:
+        from .notify import status_line
+        print(status_line(st))
+        print(f"devices: {st.get('input_device')} -> {st.get('output_device')}, "
+              f"{st.get('samplerate')} Hz, {st.get('blocksize')} frames, "
+              f"latency {st.get('latency_ms')} ms, uptime {st.get('uptime_s')} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="masterbox", description="Live stereo mastering box.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -150,6 +204,20 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench)
     w = sub.add_parser("warmup", help="compile every kernel into the numba cache")
     w.set_defaults(func=cmd_warmup)
+    rn = sub.add_parser("run", help="the box's daemon: master the audio interface live")
+    rn.add_argument("--config", help="config file (default /etc/masterbox/config.yaml)")
+    rn.add_argument("--frames", type=int, default=0, help="stop after N frames (smoke tests)")
+    rn.add_argument("--socket", help="control socket path (default from config)")
+    rn.set_defaults(func=cmd_run)
+    c = sub.add_parser("ctl", help="change a setting of the running daemon")
+    c.add_argument("action", choices=["set", "bypass"])
+    c.add_argument("args", nargs="*")
+    c.add_argument("--socket")
+    c.set_defaults(func=cmd_ctl)
+    st = sub.add_parser("status", help="the running daemon's status")
+    st.add_argument("--json", action="store_true")
+    st.add_argument("--socket")
+    st.set_defaults(func=cmd_status)
     return p
 
 

@@ -9,17 +9,15 @@ only the keys it changes.  Validation reports every error at once with
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
-
 from dsp import params as P
 
 from .errors import ConfigError, InputError
+from .schema import Report, did_you_mean, load_yaml_with_lines, validate
 
 BUILTIN_DIR = Path(__file__).with_name("presets")
 
@@ -61,92 +59,10 @@ class Preset:
     source: str         # file it came from
 
 
-# ------------------------------------------------------------------ YAML with lines
-def _load_with_lines(text: str, filename: str):
-    """Parse YAML; return (data, lines) where lines maps key paths to line numbers."""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
-    lines: dict = {}
-
-    def build(n, path):
-        lines[path] = n.start_mark.line + 1
-        if isinstance(n, yaml.MappingNode):
-            out = {}
-            for k, v in n.value:
-                key = k.value
-                lines[path + (key,)] = k.start_mark.line + 1
-                out[key] = build(v, path + (key,))
-            return out
-        if isinstance(n, yaml.SequenceNode):
-            return [build(v, path + (i,)) for i, v in enumerate(n.value)]
-        return yaml.SafeLoader("").construct_object(n, deep=True)  # scalar: resolved tag
-
-    if node is None:
-        return None, lines
-    return build(node, ()), lines
-
-
-def _fmt_path(path) -> str:
-    out = ""
-    for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (("." if out else "") + str(p))
-    return out
-
-
-def _validate(data, lines, filename, schema=SCHEMA, partial=False):
-    errors = []
-
-    def err(path, msg):
-        line = lines.get(path) or lines.get(path[:-1]) or 1
-        errors.append(f"{filename}:{line}: {_fmt_path(path)}: {msg}")
-
-    def number(path, v, rng):
-        if isinstance(v, bool) or not isinstance(v, _NUM):
-            err(path, f"expected a number in {rng[0]:g}..{rng[1]:g}, got {v!r}")
-            return
-        if not (rng[0] <= float(v) <= rng[1]) or v != v:
-            err(path, f"{v!r} is out of range; allowed {rng[0]:g}..{rng[1]:g}")
-
-    def walk(node, sch, path):
-        if not isinstance(node, dict):
-            err(path, f"expected a mapping of keys, got {type(node).__name__}")
-            return
-        for key in node:
-            if key not in sch:
-                close = difflib.get_close_matches(str(key), list(sch), n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else \
-                    f"; allowed keys: {', '.join(sch)}"
-                err(path + (key,), f"unknown key{hint}")
-        for key, spec in sch.items():
-            p = path + (key,)
-            if key not in node:
-                if not partial and not (path == () and key in OPTIONAL):
-                    err(p, "missing")
-                continue
-            v = node[key]
-            if spec is str:
-                if not isinstance(v, str) or not v.strip():
-                    err(p, f"expected text, got {v!r}")
-            elif isinstance(spec, dict):
-                walk(v, spec, p)
-            elif spec[0] == "list":
-                _, count, rng = spec
-                if not isinstance(v, list) or len(v) != count:
-                    err(p, f"expected a list of {count} numbers in {rng[0]:g}..{rng[1]:g}")
-                else:
-                    for i, item in enumerate(v):
-                        number(p + (i,), item, rng)
-            elif spec[0] == "bands":
-                _, count, bsch = spec
-                if not isinstance(v, list) or len(v) != count:
-                    err(p, f"expected a list of {count} bands")
-                else:
-                    for i, item in enumerate(v):
-                        walk(item, bsch, p + (i,))
-            else:
-                number(p, v, spec)
-
-    walk(data, schema, ())
-    return errors
+def _validate(data, lines, filename, partial=False):
+    report = Report(filename, lines)
+    validate(data, SCHEMA, report, optional=OPTIONAL, partial=partial)
+    return report.errors
 
 
 def _check_filters(data, lines, filename):
@@ -184,14 +100,7 @@ def _merge(base, over):
 
 
 def _read(path: Path):
-    text = path.read_text(encoding="utf-8")
-    try:
-        return _load_with_lines(text, str(path))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError([f"{path}:{line}: YAML syntax error: {problem}"]) from None
+    return load_yaml_with_lines(path.read_text(encoding="utf-8"), str(path))
 
 
 def load_presets(user_dirs=()) -> dict:
@@ -225,8 +134,7 @@ def load_presets(user_dirs=()) -> dict:
             base_name = data.get("inherit")
             if base_name is not None:
                 if base_name not in presets:
-                    close = difflib.get_close_matches(str(base_name), list(presets), n=1)
-                    hint = f"; did you mean '{close[0]}'?" if close else ""
+                    hint = did_you_mean(base_name, presets)
                     errors.append(f"{path}:{lines.get(('inherit',), 1)}: inherit: unknown "
                                   f"preset '{base_name}'{hint}")
                     continue
@@ -260,8 +168,7 @@ def check_dir(d) -> list:
 def resolve_genre(presets: dict, name: str) -> Preset:
     if name in presets:
         return presets[name]
-    close = difflib.get_close_matches(name, list(presets), n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    hint = did_you_mean(name, presets)
     raise InputError(f"unknown genre '{name}'{hint} (known: {', '.join(sorted(presets))})")
 
 
@@ -272,8 +179,7 @@ def parse_target(value) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        close = difflib.get_close_matches(str(value), list(TARGETS_LUFS), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(value, TARGETS_LUFS)
         raise InputError(f"target '{value}' is neither a LUFS number nor one of "
                          f"{', '.join(TARGET_ORDER)}{hint}") from None
     if not (TARGET_RANGE[0] <= v <= TARGET_RANGE[1]):

@@ -1,0 +1,388 @@
+"""The real-time audio engine: the one module that imports sounddevice.
+
+    states:  starting --stream runs--> running <--device back-- waiting-for-device
+                                          |  ^                        ^
+                          callback raises |  | chain re-armed         | no callbacks for 1.5 s,
+                                          v  |                        | stream inactive
+                                        fault ------------------------+
+
+The callback is a shim (python-sounddevice ``Stream`` docs, examples/wire.py):
+count status flags, run the chain into ``outdata``, apply a fade ramp, bump a
+liveness counter, store the block's processing time.  It allocates no
+arrays, takes no locks, does no logging or I/O, and always fills
+``outdata``.  Any exception becomes safe audio: the latency-matched dry
+path (or silence if the input is unusable) and a fault state the supervisor
+reports and recovers from.
+
+Before the numba kernels are ready the engine plays the dry path through a
+numpy delay of exactly the chain's latency; when a chain is installed it is
+primed with the last ``latency`` input samples (so its own dry path
+continues seamlessly) and crossfades from bypass to mastering.
+"""
+from __future__ import annotations
+
+import difflib
+import logging
+import threading
+import time
+
+import numpy as np
+
+from dsp import params as P
+from dsp.chain import latency_samples
+
+from .errors import MasterboxError
+
+log = logging.getLogger("masterbox.audio")
+
+LOAD_RING = 2048
+FADE_MS = 50.0
+LIVENESS_TIMEOUT_S = 1.5
+RETRY_S = 1.0
+
+
+class DeviceError(MasterboxError, OSError):
+    """No usable audio device."""
+
+
+def _sd():
+    import sounddevice
+    return sounddevice
+
+
+def find_device(name: str, kind: str):
+    """PortAudio device index whose name contains ``name`` (case-insensitive)
+    and that has channels of ``kind`` ('input' / 'output'); None = default."""
+    sd = _sd()
+    key = "max_input_channels" if kind == "input" else "max_output_channels"
+    devices = sd.query_devices()
+    if name.strip().lower() == "default":
+        try:
+            idx = sd.default.device[0 if kind == "input" else 1]
+        except Exception:   # noqa: BLE001 - PortAudio reports "no default" variously
+            idx = -1
+        if idx is None or idx < 0:
+            cands = [i for i, d in enumerate(devices) if d[key] > 0]
+            if not cands:
+                raise DeviceError(f"no {kind} audio device found")
+            return cands[0]
+        return idx
+    for i, d in enumerate(devices):
+        if name.lower() in d["name"].lower() and d[key] > 0:
+            return i
+    names = [d["name"] for d in devices if d[key] > 0]
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    raise DeviceError(f"no {kind} device matches '{name}'{hint} (available: "
+                      f"{', '.join(names) if names else 'none'})")
+
+
+class AudioEngine:
+    def __init__(self, audio_cfg: dict, params, max_frames: int = 0):
+        self.cfg = audio_cfg
+        self.params = params
+        self.max_frames = max_frames
+        self.state = "starting"
+        self.fs = None
+        self.block = int(audio_cfg["blocksize"])
+        self.devices = ("", "")
+        self.stream = None
+        self.chain = None
+        self._pending = None
+        self.chain_factory = None   # fs -> Chain, set by the daemon (re-arm after faults)
+        self._fault_at = 0.0
+        self._safe = False
+        self.fault_text = ""
+        self.faults = 0
+        self.callbacks = 0
+        self.frames = 0
+        self.xruns_input = 0
+        self.xruns_output = 0
+        self.done = threading.Event()
+        self._loads = np.zeros(LOAD_RING)
+        self._li = 0
+        self._fade = 1.0
+        self._fade_target = 1.0
+        self._fade_step = 0.0
+        self._stop = threading.Event()
+        self._thread = None
+        self._started_at = time.monotonic()
+        self._callback_stop = None
+        self._overload_logged = False
+
+    # ------------------------------------------------------------ buffers
+    def _allocate(self, fs: int, in_channels: int) -> None:
+        self.fs = fs
+        self.latency = latency_samples(fs)
+        b = self.block
+        self._mono = in_channels == 1
+        self._in2 = np.zeros((b, 2), dtype=np.float32)
+        self._ring = np.zeros((self.latency + b + 1, 2), dtype=np.float32)
+        self._rpos = 0
+        self._pre = np.zeros((self.latency, 2), dtype=np.float32)
+        self._scratch = np.zeros((max(self.latency, b), 2), dtype=np.float32)
+        self._ramp = np.arange(1, b + 1, dtype=np.float32)
+        self._gbuf = np.zeros(b, dtype=np.float32)
+        self._fade_step = 1.0 / (FADE_MS * 1e-3 * fs)
+
+    def _delay(self, x, out, n) -> None:
+        """The dry path before a chain runs: ``out = x`` delayed by latency."""
+        ring = self._ring
+        size = ring.shape[0]
+        w = self._rpos
+        k = min(n, size - w)
+        ring[w:w + k] = x[:k]
+        ring[:n - k] = x[k:n]
+        r = (w - self.latency) % size
+        k = min(n, size - r)
+        out[:k] = ring[r:r + k]
+        out[k:n] = ring[:n - k]
+        self._rpos = (w + n) % size
+        np.nan_to_num(out[:n], copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+
+    def _prime(self, chain) -> None:
+        """Feed the chain the last ``latency`` inputs so its dry path continues."""
+        ring = self._ring
+        size = ring.shape[0]
+        r = (self._rpos - self.latency) % size
+        k = min(self.latency, size - r)
+        self._pre[:k] = ring[r:r + k]
+        self._pre[k:] = ring[:self.latency - k]
+        chain.process_into(self._pre, self._scratch[:self.latency])
+
+    # ------------------------------------------------------------ callback
+    def _callback(self, indata, outdata, frames, time_info, status):
+        t0 = time.perf_counter()
+        if status:
+            if status.input_overflow:
+                self.xruns_input += 1
+            if status.output_underflow:
+                self.xruns_output += 1
+        x = indata
+        if self._mono:
+            x = self._in2[:frames]
+            x[:, 0] = indata[:, 0]
+            x[:, 1] = indata[:, 0]
+        try:
+            pending = self._pending
+            if pending is not None:
+                self._pending = None
+                self._prime(pending)
+                self.chain = pending
+                self._safe = False
+            chain = self.chain
+            if chain is not None and not self._safe:
+                chain.process_into(x, outdata)
+            else:
+                self._delay(x, outdata, frames)
+        except Exception as e:   # noqa: BLE001 - any failure must become safe audio
+            self._safe = True
+            self.faults += 1
+            self.fault_text = f"{type(e).__name__}: {e}"
+            try:
+                self._delay(x, outdata, frames)
+            except Exception:   # noqa: BLE001
+                outdata.fill(0.0)
+        if self._fade != 1.0 or self._fade_target != 1.0:
+            step = self._fade_step if self._fade_target > self._fade else -self._fade_step
+            g = self._gbuf[:frames]
+            np.multiply(self._ramp[:frames], step, out=g)
+            g += self._fade
+            np.clip(g, 0.0, 1.0, out=g)
+            outdata *= g[:, None]
+            self._fade = float(g[-1])
+        self.callbacks += 1
+        self.frames += frames
+        self._loads[self._li] = time.perf_counter() - t0
+        self._li = (self._li + 1) % LOAD_RING
+        if self.max_frames and self.frames >= self.max_frames:
+            raise self._callback_stop
+
+    # ------------------------------------------------------------ stream
+    def check_devices(self) -> None:
+        find_device(self.cfg["input_device"], "input")
+        find_device(self.cfg["output_device"], "output")
+
+    def resolve(self):
+        """Find the devices and the rate; (re)allocate buffers if the rate changed."""
+        sd = _sd()
+        self._callback_stop = sd.CallbackStop
+        i = find_device(self.cfg["input_device"], "input")
+        o = find_device(self.cfg["output_device"], "output")
+        din = sd.query_devices(i)
+        fs = int(self.cfg["samplerate"]) or int(din["default_samplerate"])
+        in_ch = min(2, int(din["max_input_channels"]))
+        if self.fs != fs:
+            self._allocate(fs, in_ch)
+            self.chain = None       # a chain is built per sample rate
+        else:
+            self._mono = in_ch == 1
+        self.devices = (din["name"], sd.query_devices(o)["name"])
+        return i, o, fs, in_ch
+
+    def open(self) -> None:
+        sd = _sd()
+        i, o, fs, in_ch = self.resolve()
+        self.stream = sd.Stream(device=(i, o), samplerate=fs, blocksize=self.block,
+                                dtype="float32", channels=(in_ch, 2),
+                                callback=self._callback, latency="low")
+        self.stream.start()
+
+    def close(self) -> None:
+        s = self.stream
+        self.stream = None
+        if s is not None:
+            try:
+                s.abort()
+                s.close()
+            except Exception as e:   # noqa: BLE001 - a vanished device can fail anything
+                log.debug("closing stream: %s", e)
+
+    def install_chain(self, chain, crossfade: bool = True) -> None:
+        """Hand a ready chain (already attached to the parameters) to the
+        callback; it primes it and, with ``crossfade``, the chain fades from
+        its dry path to mastering by itself (its mix weight starts at 0)."""
+        if crossfade:
+            chain.view("MIX_ST")[0] = 0.0
+        self._pending = chain
+
+    def fade_to(self, target: float) -> None:
+        self._fade_target = float(target)
+        if target < 1.0 or self._fade < 1.0:
+            self._fade = min(self._fade, 1.0)
+
+    def start_fade_in(self) -> None:
+        self._fade = 0.0
+        self._fade_target = 1.0
+
+    # ------------------------------------------------------------ supervisor
+    def _set_state(self, state: str, why: str = "") -> None:
+        if state != self.state:
+            self.state = state
+            log.info("state: %s%s", state, f" ({why})" if why else "")
+
+    def start(self) -> None:
+        self.open()
+        self._set_state("running" if self.chain is not None else "starting",
+                        f"{self.devices[0]} -> {self.devices[1]}, {self.fs} Hz, {self.block} frames")
+        self._thread = threading.Thread(target=self._supervise, name="audio-supervisor", daemon=True)
+        self._thread.start()
+
+    def _supervise(self) -> None:
+        last_cb = self.callbacks
+        last_change = time.monotonic()
+        last_fault_count = 0
+        while not self._stop.wait(0.25):
+            now = time.monotonic()
+            if self.max_frames and self.frames >= self.max_frames:
+                self.done.set()
+                return
+            if self.stream is not None:
+                if self.callbacks != last_cb:
+                    last_cb = self.callbacks
+                    last_change = now
+                lost = (not self.stream.active) or (now - last_change > LIVENESS_TIMEOUT_S)
+                if lost:
+                    self.close()
+                    self._set_state("waiting-for-device", "audio device stopped answering")
+                    continue
+                if self.faults != last_fault_count:
+                    last_fault_count = self.faults
+                    self._fault_at = now
+                    log.error("fault in the audio callback: %s; playing the dry signal", self.fault_text)
+                    self._set_state("fault", self.fault_text)
+                elif self.state == "fault" and self._safe and self.faults < 4 \
+                        and self.chain_factory is not None and now - self._fault_at > 2.0 \
+                        and self._pending is None:
+                    # a one-off bad block must not leave the box in bypass for good:
+                    # re-arm a fresh chain (after 3 faults, stay safe)
+                    self._rearm()
+                elif self.state in ("starting", "fault") and self.chain is not None and not self._safe:
+                    self._set_state("running", "mastering engaged")
+                self._check_load()
+            else:
+                self._retry_open()
+                last_change = time.monotonic()
+                last_cb = self.callbacks
+
+    def _rearm(self) -> None:
+        try:
+            chain = self.chain_factory(self.fs)
+            self.params.attach(chain)
+            self.install_chain(chain)
+            log.info("re-armed a fresh chain after the fault")
+        except Exception as e:   # noqa: BLE001
+            log.error("could not re-arm the chain: %s", e)
+            self.faults = 99
+
+    def _retry_open(self) -> None:
+        sd = _sd()
+        try:
+            sd._terminate()       # PortAudio lists new devices only after re-initialising
+            sd._initialize()
+            self.open()
+        except Exception as e:   # noqa: BLE001
+            log.debug("device not back yet: %s", e)
+            self._stop.wait(RETRY_S)
+            return
+        self.start_fade_in()
+        if self.chain is None and self.chain_factory is not None:
+            try:
+                chain = self.chain_factory(self.fs)
+                self.params.attach(chain)
+                self.install_chain(chain, crossfade=False)
+            except Exception as e:   # noqa: BLE001
+                log.error("could not build the chain at %s Hz: %s", self.fs, e)
+        self._set_state("running" if (self.chain or self._pending) is not None else "starting",
+                        f"device back: {self.devices[0]}")
+
+    def _check_load(self) -> None:
+        mean, peak = self.load_pct()
+        if mean > 80.0 and not self._overload_logged:
+            log.warning("DSP load %.0f %% of the block period: raise audio.blocksize", mean)
+            self._overload_logged = True
+        elif mean < 60.0:
+            self._overload_logged = False
+
+    def load_pct(self):
+        """(mean, max) processing time of the recent callbacks, % of the period."""
+        if not self.fs or self.callbacks == 0:
+            return 0.0, 0.0
+        n = int(min(self.callbacks, LOAD_RING, 5.0 * self.fs / self.block))
+        idx = (self._li - 1 - np.arange(n)) % LOAD_RING
+        recent = self._loads[idx]
+        period = self.block / self.fs
+        return float(recent.mean() / period * 100.0), float(recent.max() / period * 100.0)
+
+    def stop(self) -> None:
+        """Fade out (50 ms), then close the stream."""
+        if self.stream is not None and self.stream.active:
+            self.fade_to(0.0)
+            time.sleep(FADE_MS * 1e-3 + 2 * self.block / (self.fs or 48000))
+        self._stop.set()
+        self.close()
+
+    def status(self) -> dict:
+        mean, peak = self.load_pct()
+        st = {
+            "state": self.state, "input_device": self.devices[0], "output_device": self.devices[1],
+            "samplerate": self.fs, "blocksize": self.block,
+            "latency_ms": round(1000.0 * (self.latency if self.fs else 0) / (self.fs or 1), 3),
+            "dsp_load_pct": round(mean, 2), "dsp_load_max_pct": round(peak, 2),
+            "xruns_input": self.xruns_input, "xruns_output": self.xruns_output,
+            "callbacks": self.callbacks, "faults": self.faults, "fault": self.fault_text,
+            "uptime_s": round(time.monotonic() - self._started_at, 1),
+            "mastering": self.chain is not None and not self._safe,
+        }
+        ch = self.chain
+        if ch is not None:
+            s = ch.snapshot()
+            fin = lambda v: round(v, 2) if np.isfinite(v) else None  # noqa: E731
+            st.update(momentary_lufs=fin(s.momentary_lufs), short_term_lufs=fin(s.short_term_lufs),
+                      integrated_lufs=fin(s.integrated_lufs), true_peak_dbtp=fin(s.true_peak_dbtp),
+                      gain_reduction_db=round(s.limiter_gr_max_db + max(s.comp_gr_db), 2),
+                      limiter_gr_db=round(s.limiter_gr_max_db, 2),
+                      comp_gr_db=[round(v, 2) for v in s.comp_gr_db],
+                      leveler_gain_db=round(s.leveler_gain_db, 2),
+                      nonfinite_samples=s.nonfinite_samples)
+        return st

@@ -1,0 +1,120 @@
+"""The box's configuration: ``/etc/masterbox/config.yaml`` (or ``--config``).
+
+Every key is optional; what is given is validated at start, with every
+error at once (file:line, key, allowed values, did-you-mean).  Invalid config
+at start is exit status 2; on SIGHUP an invalid file keeps the old config.
+
+    audio:
+      input_device: "USB Audio"   # substring of the PortAudio device name, or "default"
+      output_device: "USB Audio"
+      samplerate: 48000           # 44100 / 48000 / 88200 / 96000, or 0 = the device's default
+      blocksize: 128              # frames per callback
+      bypass_loudness_match: true # bypass plays at the mastered loudness (honest A/B)
+    defaults:                     # used until the user turns a knob (then state wins)
+      genre: pop
+      intensity: 5
+      target: stream              # or a LUFS number
+      ceiling_dbtp: -1.0
+    presets_dirs: [/etc/masterbox/presets.d]
+    state_file: /var/lib/masterbox/state.json
+    control_socket: /run/masterbox/control.sock
+    panel: {enabled: true, display: ssd1306, i2c_port: 1, i2c_address: 0x3C,
+            pins_file: /etc/masterbox/pins.yaml}
+    log_level: info
+"""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+from . import presets as pr
+from .errors import ConfigError, InputError
+from .schema import Report, load_yaml_with_lines, validate
+
+DEFAULT_PATH = "/etc/masterbox/config.yaml"
+
+DEFAULTS = {
+    "audio": {"input_device": "default", "output_device": "default", "samplerate": 48000,
+              "blocksize": 128, "bypass_loudness_match": True},
+    "defaults": {"genre": "pop", "intensity": 5.0, "target": "stream", "ceiling_dbtp": -1.0},
+    "presets_dirs": ["/etc/masterbox/presets.d"],
+    "state_file": "/var/lib/masterbox/state.json",
+    "control_socket": "/run/masterbox/control.sock",
+    "panel": {"enabled": True, "display": "ssd1306", "i2c_port": 1, "i2c_address": 0x3C,
+              "pins_file": "/etc/masterbox/pins.yaml"},
+    "log_level": "info",
+}
+
+SCHEMA = {
+    "audio": {"input_device": str, "output_device": str,
+              "samplerate": ("choice", (0, 44100, 48000, 88200, 96000)),
+              "blocksize": (16, 4096), "bypass_loudness_match": bool},
+    "defaults": {"genre": str, "intensity": pr.INTENSITY_RANGE, "target": ("any",),
+                 "ceiling_dbtp": pr.CEILING_RANGE},
+    "presets_dirs": ("strlist",),
+    "state_file": str,
+    "control_socket": str,
+    "panel": {"enabled": bool, "display": ("choice", ("ssd1306", "sh1106")),
+              "i2c_port": (0, 20), "i2c_address": (3, 119), "pins_file": str},
+    "log_level": ("choice", ("debug", "info", "warning", "error")),
+}
+
+
+def _merge(base, over):
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def load_config(path=None):
+    """Return (config dict, presets dict).  Raises ConfigError (all problems).
+
+    A missing default file means defaults; a missing ``--config`` file is an
+    error.  Preset directories that do not exist are skipped (the installer
+    creates /etc/masterbox/presets.d).
+    """
+    explicit = path is not None
+    path = Path(path or os.environ.get("MASTERBOX_CONFIG", DEFAULT_PATH))
+    if not path.exists():
+        if explicit:
+            raise ConfigError([f"{path}: config file not found"])
+        data, lines = {}, {}
+    else:
+        data, lines = load_yaml_with_lines(path.read_text(encoding="utf-8"), str(path))
+        data = {} if data is None else data
+    report = Report(str(path), lines)
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1: expected a mapping of settings"])
+    validate(data, SCHEMA, report, partial=True)
+    if report.errors:
+        raise ConfigError(report.errors)
+    cfg = _merge(DEFAULTS, data)
+    presets = {}
+    try:
+        presets = pr.load_presets([d for d in cfg["presets_dirs"] if Path(d).is_dir()])
+    except ConfigError as e:
+        report.errors += e.messages
+    if presets:
+        try:
+            pr.resolve_genre(presets, cfg["defaults"]["genre"])
+        except InputError as e:
+            report.add(("defaults", "genre"), str(e))
+    try:
+        cfg["defaults"]["target_lufs"] = pr.parse_target(cfg["defaults"]["target"])
+    except InputError as e:
+        report.add(("defaults", "target"), str(e))
+    if report.errors:
+        raise ConfigError(report.errors)
+    cfg["_path"] = str(path)
+    return cfg, presets
+
+
+def structural_changes(old: dict, new: dict) -> list:
+    """Keys whose change needs the audio stream reopened."""
+    return [k for k in ("input_device", "output_device", "samplerate", "blocksize")
+            if old["audio"][k] != new["audio"][k]]

@@ -1,0 +1,175 @@
+"""``masterbox run``: the box's daemon.
+
+Start-up, as systemd sees it (Type=notify):
+  1. config (exit 2 with every error), presets, saved state, audio devices
+     (exit 2 if a configured device is missing: systemd retries, which also
+     covers a USB interface that enumerates late);
+  2. kernels: ``masterbox warmup`` runs in a *separate process* (compiling
+     holds the GIL for seconds; it must not starve the audio callback).
+     With a warm cache it returns within ~1 s and the chain runs from the
+     first sample; with a cold cache the stream starts at once playing the
+     latency-matched dry signal, and mastering crossfades in when ready;
+  3. READY=1 once the stream runs; WATCHDOG=1 only while callbacks advance;
+     STATUS= every second.
+SIGTERM: fade out (50 ms), save state, close the stream, exit 0.
+SIGHUP: reload config; parameter-only changes apply live, device/rate/block
+changes reopen the stream; an invalid new config keeps the old one.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from . import config as cfgmod
+from .audio import AudioEngine, DeviceError
+from .control import ControlServer
+from .errors import ConfigError
+from .notify import notify, status_line
+from .parameters import Parameters
+from .state import StateStore, load_state
+
+log = logging.getLogger("masterbox")
+
+WARM_WAIT_S = 1.5
+
+
+def _warmup_process():
+    return subprocess.Popen([sys.executable, "-m", "firmware.cli", "warmup"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _build_chain(params, fs):
+    from dsp import Chain
+    chain = Chain(fs, params.vector())
+    return chain
+
+
+def run(config_path=None, max_frames: int = 0, socket_path=None) -> int:
+    t_start = time.monotonic()
+    try:
+        cfg, presets = cfgmod.load_config(config_path)
+    except ConfigError as e:
+        for m in e.messages:
+            print(f"masterbox: {m}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=getattr(logging, cfg["log_level"].upper()),
+                        format="%(levelname)s %(name)s: %(message)s")
+    d = cfg["defaults"]
+    defaults = {"genre": d["genre"], "intensity": float(d["intensity"]),
+                "target_lufs": d["target_lufs"], "ceiling_dbtp": float(d["ceiling_dbtp"]),
+                "bypass": False}
+    state = load_state(cfg["state_file"], defaults, presets)
+    store = StateStore(cfg["state_file"], state)
+    params = Parameters(presets, state, store, cfg["audio"]["bypass_loudness_match"])
+    engine = AudioEngine(cfg["audio"], params, max_frames=max_frames)
+    try:
+        engine.resolve()
+    except DeviceError as e:
+        print(f"masterbox: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:          # PortAudio itself missing
+        print(f"masterbox: audio system unavailable: {e}", file=sys.stderr)
+        return 2
+
+    warm = _warmup_process()
+    try:
+        warm.wait(WARM_WAIT_S)
+    except subprocess.TimeoutExpired:
+        log.info("numba cache cold: compiling in the background, dry audio meanwhile")
+    engine.chain_factory = lambda fs: _build_chain(params, fs)
+    if warm.returncode == 0:
+        chain = engine.chain_factory(engine.fs)
+        params.attach(chain)
+        engine.chain = chain              # from the first sample: live == render
+    engine.start()
+    t_audio = time.monotonic() - t_start
+    log.info("audio running %.2f s after start (%s)", t_audio,
+             "mastering" if engine.chain is not None else "dry until the kernels are ready")
+    notify("READY=1")
+
+    stop = threading.Event()
+    reload_req = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload_req.set())
+
+    if engine.chain is None:
+        def late_kernels():
+            err = warm.communicate()[1]
+            if warm.returncode != 0:
+                log.error("kernel warm-up failed: %s", err.decode(errors="replace")[-500:])
+            sys.setswitchinterval(0.0005)   # let the callback in while we load
+            try:
+                chain = engine.chain_factory(engine.fs)
+                params.attach(chain)
+                engine.install_chain(chain)
+                log.info("mastering engaged %.1f s after start", time.monotonic() - t_start)
+            except Exception as e:   # noqa: BLE001
+                log.error("could not start the mastering chain: %s", e)
+            finally:
+                sys.setswitchinterval(0.005)
+        threading.Thread(target=late_kernels, name="kernels", daemon=True).start()
+
+    def full_status():
+        st = engine.status()
+        st.update(genre=params.genre, intensity=params.intensity, target_lufs=params.target_lufs,
+                  ceiling_dbtp=params.ceiling_dbtp, bypass=params.bypass)
+        return st
+
+    sock = socket_path or os.environ.get("MASTERBOX_SOCKET") or cfg["control_socket"]
+    server = None
+    try:
+        server = ControlServer(sock, params, full_status)
+        server.start()
+    except OSError as e:
+        log.error("control socket %s unavailable: %s (audio continues)", sock, e)
+
+    last_cb = -1
+    while not stop.is_set():
+        if engine.done.is_set():
+            break
+        if reload_req.is_set():
+            reload_req.clear()
+            cfg = _reload(cfg, config_path, params, engine)
+        st = full_status()
+        notify("STATUS=" + status_line(st))
+        if engine.callbacks != last_cb:
+            last_cb = engine.callbacks
+            notify("WATCHDOG=1")
+        stop.wait(1.0)
+
+    notify("STOPPING=1")
+    engine.stop()
+    store.close()
+    if server is not None:
+        server.stop()
+    log.info("stopped")
+    return 0
+
+
+def _reload(cfg, path, params, engine):
+    try:
+        new, presets = cfgmod.load_config(path)
+    except ConfigError as e:
+        for m in e.messages:
+            log.error("reload: %s", m)
+        log.error("reload: keeping the running configuration")
+        return cfg
+    params.replace_presets(presets)
+    params.loudness_match = new["audio"]["bypass_loudness_match"]
+    logging.getLogger().setLevel(getattr(logging, new["log_level"].upper()))
+    changed = cfgmod.structural_changes(cfg, new)
+    if changed:
+        log.info("reload: %s changed: reopening the audio stream", ", ".join(changed))
+        engine.cfg = new["audio"]
+        engine.block = int(new["audio"]["blocksize"])
+        engine.fs = None                   # re-allocate for the new block / rate
+        engine.close()                     # the supervisor reopens and rebuilds the chain
+    else:
+        log.info("reload: applied (no audio restart needed)")
+    return new
