@@ -274,6 +274,11 @@ class AudioEngine:
         last_fault_count = 0
         while not self._stop.wait(0.25):
             now = time.monotonic()
+            if self.faults != last_fault_count:
+                last_fault_count = self.faults
+                self._fault_at = now
+                log.error("fault in the audio callback: %s; playing the dry signal", self.fault_text)
+                self._set_state("fault", self.fault_text)
             if self.max_frames and self.frames >= self.max_frames:
                 self.done.set()
                 return
@@ -286,12 +291,7 @@ class AudioEngine:
                     self.close()
                     self._set_state("waiting-for-device", "audio device stopped answering")
                     continue
-                if self.faults != last_fault_count:
-                    last_fault_count = self.faults
-                    self._fault_at = now
-                    log.error("fault in the audio callback: %s; playing the dry signal", self.fault_text)
-                    self._set_state("fault", self.fault_text)
-                elif self.state == "fault" and self._safe and self.faults < 4 \
+                if self.state == "fault" and self._safe and self.faults < 4 \
                         and self.chain_factory is not None and now - self._fault_at > 2.0 \
                         and self._pending is None:
                     # a one-off bad block must not leave the box in bypass for good:

@@ -43,10 +43,27 @@ def _warmup_process():
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+_fault_pending = [int(os.environ.get("MASTERBOX_FAULT_AFTER_BLOCKS", "0"))]
+
+
 def _build_chain(params, fs):
     from dsp import Chain
-    chain = Chain(fs, params.vector())
-    return chain
+    fault_at = _fault_pending[0]
+    if fault_at > 0:
+        # Test hook (MASTERBOX_FAULT_AFTER_BLOCKS=N): the first chain raises
+        # once at block N, to prove a failing callback becomes safe audio.
+        _fault_pending[0] = 0
+
+        class FaultInjectingChain(Chain):
+            calls = 0
+
+            def process_into(self, x, out):
+                self.calls += 1
+                if self.calls == fault_at:
+                    raise RuntimeError("injected fault")
+                super().process_into(x, out)
+        return FaultInjectingChain(fs, params.vector())
+    return Chain(fs, params.vector())
 
 
 def run(config_path=None, max_frames: int = 0, socket_path=None) -> int:
@@ -148,7 +165,7 @@ def run(config_path=None, max_frames: int = 0, socket_path=None) -> int:
     store.close()
     if server is not None:
         server.stop()
-    log.info("stopped")
+    log.info("stopped: %s; faults %d", status_line(full_status()), engine.faults)
     return 0
 
 

@@ -42,6 +42,11 @@ def _valid(data, presets) -> bool:
 def load_state(path, defaults: dict, presets=None) -> dict:
     """The saved state, or ``defaults`` (logged) when it is unusable."""
     p = Path(path)
+    for stale in p.parent.glob(f".{p.name}.*.tmp"):     # left by a save cut short
+        try:
+            stale.unlink()
+        except OSError:
+            pass
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
