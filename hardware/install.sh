@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Install Masterbox on Raspberry Pi OS (bookworm, 64-bit) on a Pi 4 or 5.
+# Idempotent: run it again after `git pull` to upgrade.
+#
+#   sudo hardware/install.sh            # install / upgrade
+#   DRY_RUN=1 hardware/install.sh       # print what it would do
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+PREFIX=${PREFIX:-/opt/masterbox}
+BOOTCFG=${BOOTCFG:-/boot/firmware/config.txt}
+run() { if [ "${DRY_RUN:-0}" = 1 ]; then echo "+ $*"; else "$@"; fi; }
+append_once() {  # $1 line, $2 file
+  if [ "${DRY_RUN:-0}" = 1 ]; then echo "+ ensure '$1' in $2"; return; fi
+  [ -f "$2" ] && grep -qxF "$1" "$2" || echo "$1" >> "$2"
+}
+[ "${DRY_RUN:-0}" = 1 ] || [ "$(id -u)" = 0 ] || { echo "install.sh: run as root (sudo)" >&2; exit 2; }
+
+# 1. system packages: PortAudio (sounddevice), libsndfile, I2C tools, venv
+run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+  python3-venv python3-dev gcc libportaudio2 libsndfile1 i2c-tools
+
+# 2. a dedicated user in the device groups (never root)
+if ! id masterbox >/dev/null 2>&1; then
+  run useradd --system --user-group --home-dir /var/lib/masterbox --shell /usr/sbin/nologin masterbox
+fi
+for g in audio gpio i2c; do
+  getent group "$g" >/dev/null || run groupadd --system "$g"
+  run usermod -aG "$g" masterbox
+done
+
+# 3. the software, in its own venv (Pi 5: rpi-lgpio replaces RPi.GPIO)
+run python3 -m venv "$PREFIX/venv"
+run "$PREFIX/venv/bin/pip" install --upgrade pip
+if grep -q "Raspberry Pi 5" /proc/device-tree/model 2>/dev/null; then
+  run "$PREFIX/venv/bin/pip" install --upgrade "$SRC" gpiozero rpi-lgpio
+else
+  run "$PREFIX/venv/bin/pip" install --upgrade "$SRC[pi]"
+fi
+
+# 4. configuration skeleton (an existing config is never overwritten)
+run install -d -m 0755 /etc/masterbox /etc/masterbox/presets.d
+if [ ! -f /etc/masterbox/config.yaml ]; then
+  run install -m 0644 "$SRC/hardware/config.yaml" /etc/masterbox/config.yaml
+fi
+if [ -f "$SRC/hardware/pins.yaml" ] && [ ! -f /etc/masterbox/pins.yaml ]; then
+  run install -m 0644 "$SRC/hardware/pins.yaml" /etc/masterbox/pins.yaml
+fi
+
+# 5. Pi configuration: I2C on at 400 kHz, onboard audio off, CPU governor
+#    "performance" (no frequency ramps under the audio deadline)
+if [ -f "$BOOTCFG" ] || [ "${DRY_RUN:-0}" = 1 ]; then
+  append_once "dtparam=i2c_arm=on,i2c_arm_baudrate=400000" "$BOOTCFG"
+  append_once "dtparam=audio=off" "$BOOTCFG"
+fi
+append_once "i2c-dev" /etc/modules
+if [ "${DRY_RUN:-0}" = 1 ]; then
+  echo "+ write /etc/tmpfiles.d/masterbox-governor.conf"
+else
+  echo "w /sys/devices/system/cpu/cpufreq/policy0/scaling_governor - - - - performance" \
+    > /etc/tmpfiles.d/masterbox-governor.conf
+fi
+
+# 6. the service; warm the kernel cache now so the first boot masters at once
+run install -m 0644 "$SRC/systemd/masterbox.service" /etc/systemd/system/masterbox.service
+if [ "$PREFIX" != /opt/masterbox ]; then
+  run sed -i "s|/opt/masterbox|$PREFIX|g" /etc/systemd/system/masterbox.service
+fi
+run install -d -o masterbox -g masterbox -m 0750 /var/cache/masterbox /var/lib/masterbox
+run runuser -u masterbox -- env NUMBA_CACHE_DIR=/var/cache/masterbox "$PREFIX/venv/bin/masterbox" warmup
+run systemctl daemon-reload
+run systemctl enable masterbox.service
+run systemctl restart masterbox.service
+echo "Masterbox installed. Reboot once if I2C or onboard audio settings changed."
+echo "Status: masterbox status   Logs: journalctl -u masterbox -f"
