@@ -98,7 +98,10 @@ class AudioEngine:
         self.frames = 0
         self.xruns_input = 0
         self.xruns_output = 0
+        self.overruns = 0
+        self._period_s = 1.0
         self.done = threading.Event()
+        self.needs_restart = threading.Event()
         self._loads = np.zeros(LOAD_RING)
         self._li = 0
         self._fade = 1.0
@@ -109,6 +112,7 @@ class AudioEngine:
         self._started_at = time.monotonic()
         self._callback_stop = None
         self._overload_logged = False
+        self._wedged = False
 
     # ------------------------------------------------------------ buffers
     def _allocate(self, fs: int, in_channels: int) -> None:
@@ -124,6 +128,7 @@ class AudioEngine:
         self._ramp = np.arange(1, b + 1, dtype=np.float32)
         self._gbuf = np.zeros(b, dtype=np.float32)
         self._fade_step = 1.0 / (FADE_MS * 1e-3 * fs)
+        self._period_s = b / fs
 
     def _delay(self, x, out, n) -> None:
         """The dry path before a chain runs: ``out = x`` delayed by latency."""
@@ -193,7 +198,10 @@ class AudioEngine:
             self._fade = float(g[-1])
         self.callbacks += 1
         self.frames += frames
-        self._loads[self._li] = time.perf_counter() - t0
+        dt = time.perf_counter() - t0
+        if dt > self._period_s:
+            self.overruns += 1          # an xrun this process caused by itself
+        self._loads[self._li] = dt
         self._li = (self._li + 1) % LOAD_RING
         if self.max_frames and self.frames >= self.max_frames:
             raise self._callback_stop
@@ -228,15 +236,32 @@ class AudioEngine:
                                 callback=self._callback, latency="low")
         self.stream.start()
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 1.0) -> bool:
+        """Close the stream; False if PortAudio hung (the stream is abandoned).
+
+        Closing a stream whose device vanished can block inside PortAudio
+        (seen with the JACK host API when the server dies), so it runs in a
+        helper thread and the supervisor never waits more than ``timeout_s``.
+        """
         s = self.stream
         self.stream = None
-        if s is not None:
+        if s is None:
+            return True
+
+        def _close():
             try:
                 s.abort()
                 s.close()
             except Exception as e:   # noqa: BLE001 - a vanished device can fail anything
                 log.debug("closing stream: %s", e)
+        t = threading.Thread(target=_close, name="stream-close", daemon=True)
+        t.start()
+        t.join(timeout_s)
+        if t.is_alive():
+            log.warning("PortAudio did not close the lost stream within %.1f s; abandoned it", timeout_s)
+            self._wedged = True
+            return False
+        return True
 
     def install_chain(self, chain, crossfade: bool = True) -> None:
         """Hand a ready chain (already attached to the parameters) to the
@@ -261,10 +286,15 @@ class AudioEngine:
             self.state = state
             log.info("state: %s%s", state, f" ({why})" if why else "")
 
-    def start(self) -> None:
-        self.open()
-        self._set_state("running" if self.chain is not None else "starting",
-                        f"{self.devices[0]} -> {self.devices[1]}, {self.fs} Hz, {self.block} frames")
+    def start(self, waiting: bool = False) -> None:
+        """Open the stream and start supervising; ``waiting``: the device is
+        not there yet, keep retrying (state waiting-for-device)."""
+        if waiting:
+            self._set_state("waiting-for-device", "audio device not present")
+        else:
+            self.open()
+            self._set_state("running" if self.chain is not None else "starting",
+                            f"{self.devices[0]} -> {self.devices[1]}, {self.fs} Hz, {self.block} frames")
         self._thread = threading.Thread(target=self._supervise, name="audio-supervisor", daemon=True)
         self._thread.start()
 
@@ -288,8 +318,10 @@ class AudioEngine:
                     last_change = now
                 lost = (not self.stream.active) or (now - last_change > LIVENESS_TIMEOUT_S)
                 if lost:
-                    self.close()
                     self._set_state("waiting-for-device", "audio device stopped answering")
+                    if not self.close():
+                        self.needs_restart.set()     # PortAudio wedged: only a fresh process helps
+                        return
                     continue
                 if self.state == "fault" and self._safe and self.faults < 4 \
                         and self.chain_factory is not None and now - self._fault_at > 2.0 \
@@ -301,7 +333,9 @@ class AudioEngine:
                     self._set_state("running", "mastering engaged")
                 self._check_load()
             else:
-                self._retry_open()
+                if not self._retry_open():
+                    self.needs_restart.set()
+                    return
                 last_change = time.monotonic()
                 last_cb = self.callbacks
 
@@ -315,16 +349,33 @@ class AudioEngine:
             log.error("could not re-arm the chain: %s", e)
             self.faults = 99
 
-    def _retry_open(self) -> None:
+    def _reinit_portaudio(self, timeout_s: float = 2.0) -> bool:
+        """sd._terminate(); sd._initialize() (PortAudio only lists devices that
+        appeared after it was initialised), bounded: False if it hung."""
         sd = _sd()
+        done = threading.Event()
+
+        def _reinit():
+            try:
+                sd._terminate()
+                sd._initialize()
+            except Exception as e:   # noqa: BLE001
+                log.debug("PortAudio re-init: %s", e)
+            done.set()
+        threading.Thread(target=_reinit, name="pa-reinit", daemon=True).start()
+        return done.wait(timeout_s)
+
+    def _retry_open(self) -> bool:
+        """One attempt to get the device back; False if PortAudio is wedged."""
+        if not self._reinit_portaudio():
+            log.warning("PortAudio re-initialisation hung")
+            return False
         try:
-            sd._terminate()       # PortAudio lists new devices only after re-initialising
-            sd._initialize()
             self.open()
         except Exception as e:   # noqa: BLE001
             log.debug("device not back yet: %s", e)
             self._stop.wait(RETRY_S)
-            return
+            return True
         self.start_fade_in()
         if self.chain is None and self.chain_factory is not None:
             try:
@@ -335,6 +386,7 @@ class AudioEngine:
                 log.error("could not build the chain at %s Hz: %s", self.fs, e)
         self._set_state("running" if (self.chain or self._pending) is not None else "starting",
                         f"device back: {self.devices[0]}")
+        return True
 
     def _check_load(self) -> None:
         mean, peak = self.load_pct()
@@ -362,14 +414,24 @@ class AudioEngine:
         self._stop.set()
         self.close()
 
+    def _device_latency_ms(self):
+        """Input + output latency PortAudio reports for the open stream."""
+        s = self.stream
+        try:
+            return round(1000.0 * (s.latency[0] + s.latency[1]), 3) if s is not None else None
+        except Exception:   # noqa: BLE001 - a closing stream may fail
+            return None
+
     def status(self) -> dict:
         mean, peak = self.load_pct()
         st = {
             "state": self.state, "input_device": self.devices[0], "output_device": self.devices[1],
             "samplerate": self.fs, "blocksize": self.block,
             "latency_ms": round(1000.0 * (self.latency if self.fs else 0) / (self.fs or 1), 3),
+            "device_latency_ms": self._device_latency_ms(),
             "dsp_load_pct": round(mean, 2), "dsp_load_max_pct": round(peak, 2),
             "xruns_input": self.xruns_input, "xruns_output": self.xruns_output,
+            "overruns": self.overruns,
             "callbacks": self.callbacks, "faults": self.faults, "fault": self.fault_text,
             "uptime_s": round(time.monotonic() - self._started_at, 1),
             "mastering": self.chain is not None and not self._safe,

@@ -127,7 +127,8 @@ def cmd_warmup(a) -> int:
 
 def cmd_run(a) -> int:
     from .daemon import run
-    return run(a.config, max_frames=a.frames, socket_path=a.socket)
+    return run(a.config, max_frames=a.frames, socket_path=a.socket,
+               wait_for_device=a.wait_for_device)
 
 
 def _socket_path(a) -> str:
@@ -208,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--config", help="config file (default /etc/masterbox/config.yaml)")
     rn.add_argument("--frames", type=int, default=0, help="stop after N frames (smoke tests)")
     rn.add_argument("--socket", help="control socket path (default from config)")
+    rn.add_argument("--wait-for-device", action="store_true",
+                    help="if the audio device is missing, wait for it instead of exiting 2")
     rn.set_defaults(func=cmd_run)
     c = sub.add_parser("ctl", help="change a setting of the running daemon")
     c.add_argument("action", choices=["set", "bypass"])

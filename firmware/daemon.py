@@ -17,6 +17,7 @@ changes reopen the stream; an invalid new config keeps the old one.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -36,6 +37,15 @@ from .state import StateStore, load_state
 log = logging.getLogger("masterbox")
 
 WARM_WAIT_S = 1.5
+SWITCH_INTERVAL_S = 0.001
+
+
+def _settle_heap():
+    """Move everything loaded so far (numba, llvmlite: ~10^5 objects) out of
+    the collector's reach: a full collection over it holds the GIL for tens of
+    ms, long enough to make the audio callback miss its deadline."""
+    gc.collect()
+    gc.freeze()
 
 
 def _warmup_process():
@@ -66,7 +76,7 @@ def _build_chain(params, fs):
     return Chain(fs, params.vector())
 
 
-def run(config_path=None, max_frames: int = 0, socket_path=None) -> int:
+def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device=False) -> int:
     t_start = time.monotonic()
     try:
         cfg, presets = cfgmod.load_config(config_path)
@@ -84,11 +94,15 @@ def run(config_path=None, max_frames: int = 0, socket_path=None) -> int:
     store = StateStore(cfg["state_file"], state)
     params = Parameters(presets, state, store, cfg["audio"]["bypass_loudness_match"])
     engine = AudioEngine(cfg["audio"], params, max_frames=max_frames)
+    waiting = False
     try:
         engine.resolve()
     except DeviceError as e:
-        print(f"masterbox: {e}", file=sys.stderr)
-        return 2
+        if not wait_for_device:
+            print(f"masterbox: {e}", file=sys.stderr)
+            return 2
+        log.info("%s: waiting for it", e)
+        waiting = True
     except OSError as e:          # PortAudio itself missing
         print(f"masterbox: audio system unavailable: {e}", file=sys.stderr)
         return 2
@@ -99,14 +113,19 @@ def run(config_path=None, max_frames: int = 0, socket_path=None) -> int:
     except subprocess.TimeoutExpired:
         log.info("numba cache cold: compiling in the background, dry audio meanwhile")
     engine.chain_factory = lambda fs: _build_chain(params, fs)
-    if warm.returncode == 0:
+    if warm.returncode == 0 and not waiting:
         chain = engine.chain_factory(engine.fs)
         params.attach(chain)
         engine.chain = chain              # from the first sample: live == render
-    engine.start()
+    # threads holding the GIL hand it to the audio callback after 1 ms, not 5
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    _settle_heap()
+    engine.start(waiting=waiting)
     t_audio = time.monotonic() - t_start
     log.info("audio running %.2f s after start (%s)", t_audio,
              "mastering" if engine.chain is not None else "dry until the kernels are ready")
+    if engine.chain is not None:
+        log.info("mastering engaged %.2f s after start", t_audio)
     notify("READY=1")
 
     stop = threading.Event()
@@ -115,7 +134,7 @@ def run(config_path=None, max_frames: int = 0, socket_path=None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload_req.set())
 
-    if engine.chain is None:
+    if engine.chain is None and not waiting:
         def late_kernels():
             err = warm.communicate()[1]
             if warm.returncode != 0:
@@ -125,11 +144,12 @@ def run(config_path=None, max_frames: int = 0, socket_path=None) -> int:
                 chain = engine.chain_factory(engine.fs)
                 params.attach(chain)
                 engine.install_chain(chain)
-                log.info("mastering engaged %.1f s after start", time.monotonic() - t_start)
+                log.info("mastering engaged %.2f s after start", time.monotonic() - t_start)
             except Exception as e:   # noqa: BLE001
                 log.error("could not start the mastering chain: %s", e)
             finally:
-                sys.setswitchinterval(0.005)
+                sys.setswitchinterval(SWITCH_INTERVAL_S)
+                _settle_heap()
         threading.Thread(target=late_kernels, name="kernels", daemon=True).start()
 
     def full_status():
@@ -150,6 +170,8 @@ def run(config_path=None, max_frames: int = 0, socket_path=None) -> int:
     while not stop.is_set():
         if engine.done.is_set():
             break
+        if engine.needs_restart.is_set():
+            _restart_in_place(store, server)
         if reload_req.is_set():
             reload_req.clear()
             cfg = _reload(cfg, config_path, params, engine)
@@ -167,6 +189,24 @@ def run(config_path=None, max_frames: int = 0, socket_path=None) -> int:
         server.stop()
     log.info("stopped: %s; faults %d", status_line(full_status()), engine.faults)
     return 0
+
+
+def _restart_in_place(store, server):
+    """PortAudio is wedged after a device loss (seen with JACK): threads stuck
+    inside it cannot be freed, so save the state and exec a fresh daemon in
+    this same process (same PID: systemd keeps tracking it), which waits for
+    the device instead of exiting."""
+    log.warning("audio system wedged after the device loss: restarting the daemon in place")
+    store.close()
+    if server is not None:
+        try:
+            server.server_close()
+            os.unlink(server.path)
+        except OSError:
+            pass
+    args = [a for a in sys.argv[1:] if a != "--wait-for-device"]
+    logging.shutdown()
+    os.execv(sys.executable, [sys.executable, "-m", "firmware.cli", *args, "--wait-for-device"])
 
 
 def _reload(cfg, path, params, engine):
