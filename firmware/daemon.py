@@ -40,17 +40,21 @@ WARM_WAIT_S = 1.5
 SWITCH_INTERVAL_S = 0.001
 
 
-def _settle_heap():
+def _settle_heap(collect: bool = True):
     """Move everything loaded so far (numba, llvmlite: ~10^5 objects) out of
     the collector's reach: a full collection over it holds the GIL for tens of
-    ms, long enough to make the audio callback miss its deadline."""
-    gc.collect()
+    ms, long enough to make the audio callback miss its deadline.  With the
+    stream already running only freeze (cheap), never collect."""
+    if collect:
+        gc.collect()
     gc.freeze()
 
 
 def _warmup_process():
+    # niced: on a cold cache it compiles for seconds next to the running audio
     return subprocess.Popen([sys.executable, "-m", "firmware.cli", "warmup"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: os.nice(10))
 
 
 _fault_pending = [int(os.environ.get("MASTERBOX_FAULT_AFTER_BLOCKS", "0"))]
@@ -72,8 +76,23 @@ def _build_chain(params, fs):
                 if self.calls == fault_at:
                     raise RuntimeError("injected fault")
                 super().process_into(x, out)
-        return FaultInjectingChain(fs, params.vector())
-    return Chain(fs, params.vector())
+        chain = FaultInjectingChain(fs, params.vector())
+    else:
+        chain = Chain(fs, params.vector())
+    _load_kernels(Chain, fs, params.vector())
+    return chain
+
+
+def _load_kernels(chain_cls, fs, vector):
+    """Make this process load every compiled kernel (from numba's cache) now,
+    on a throwaway instance: the first call of a dispatcher loads its machine
+    code, and that must not happen inside the audio callback.  The real chain
+    stays untouched (its state starts at sample 0, like a render)."""
+    import numpy as np
+    scratch = chain_cls(fs, vector)
+    x = np.zeros((256, 2), dtype=np.float32)
+    scratch.process_into(x, np.empty_like(x))
+    scratch.snapshot()
 
 
 def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device=False) -> int:
@@ -149,7 +168,7 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
                 log.error("could not start the mastering chain: %s", e)
             finally:
                 sys.setswitchinterval(SWITCH_INTERVAL_S)
-                _settle_heap()
+                _settle_heap(collect=False)
         threading.Thread(target=late_kernels, name="kernels", daemon=True).start()
 
     def full_status():
