@@ -8,6 +8,7 @@
     masterbox run [--config FILE] [--frames N]
     masterbox ctl set KEY VALUE | masterbox ctl bypass on|off
     masterbox status [--json]
+    masterbox panel [--sim] [--snapshots DIR]
 
 Heavy modules (numba, the chain) are imported inside the commands so that
 ``--help`` and argument errors answer at once.  User errors print one line
@@ -177,6 +178,30 @@ def cmd_status(a) -> int:
     return 0
 
 
+def cmd_panel(a) -> int:
+    from ui import panel as P
+    sock = _socket_path(a)
+    if a.snapshots:
+        for path in P.write_snapshots(a.snapshots, sock):
+            print(path)
+        return 0
+    if a.sim:
+        return P.run_sim(sock, frames=a.frames)
+    from . import config as cfgmod
+    try:
+        cfg, _ = cfgmod.load_config(a.config)
+    except ConfigError as e:
+        return _err(e)
+    logging_setup(cfg)
+    return P.run_hardware(cfg, sock)
+
+
+def logging_setup(cfg) -> None:
+    import logging
+    logging.basicConfig(level=getattr(logging, cfg["log_level"].upper()),
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="masterbox", description="Live stereo mastering box.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -217,6 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("args", nargs="*")
     c.add_argument("--socket")
     c.set_defaults(func=cmd_ctl)
+    pn = sub.add_parser("panel", help="the front panel (knobs + OLED), or its simulator")
+    pn.add_argument("--sim", action="store_true", help="in this terminal: keys act as knobs")
+    pn.add_argument("--snapshots", metavar="DIR", help="write every screen as PNG and exit")
+    pn.add_argument("--frames", type=int, default=0, help="(--sim) stop after N frames")
+    pn.add_argument("--config")
+    pn.add_argument("--socket")
+    pn.set_defaults(func=cmd_panel)
     st = sub.add_parser("status", help="the running daemon's status")
     st.add_argument("--json", action="store_true")
     st.add_argument("--socket")

@@ -19,7 +19,8 @@ at start is exit status 2; on SIGHUP an invalid file keeps the old config.
     state_file: /var/lib/masterbox/state.json
     control_socket: /run/masterbox/control.sock
     panel: {enabled: true, display: ssd1306, i2c_port: 1, i2c_address: 0x3C,
-            pins_file: /etc/masterbox/pins.yaml}
+            pins_file: /etc/masterbox/pins.yaml, pin_factory: auto,
+            idle_dim_s: 60, idle_saver_s: 600, saver: shift}   # saver: shift or blank
     log_level: info
 """
 from __future__ import annotations
@@ -42,7 +43,8 @@ DEFAULTS = {
     "state_file": "/var/lib/masterbox/state.json",
     "control_socket": "/run/masterbox/control.sock",
     "panel": {"enabled": True, "display": "ssd1306", "i2c_port": 1, "i2c_address": 0x3C,
-              "pins_file": "/etc/masterbox/pins.yaml"},
+              "pins_file": "/etc/masterbox/pins.yaml", "pin_factory": "auto",
+              "idle_dim_s": 60, "idle_saver_s": 600, "saver": "shift"},
     "log_level": "info",
 }
 
@@ -56,7 +58,10 @@ SCHEMA = {
     "state_file": str,
     "control_socket": str,
     "panel": {"enabled": bool, "display": ("choice", ("ssd1306", "sh1106")),
-              "i2c_port": (0, 20), "i2c_address": (3, 119), "pins_file": str},
+              "i2c_port": (0, 20), "i2c_address": (3, 119), "pins_file": str,
+              "pin_factory": ("choice", ("auto", "rpigpio", "lgpio", "mock")),
+              "idle_dim_s": (5, 86400), "idle_saver_s": (10, 86400),
+              "saver": ("choice", ("shift", "blank"))},
     "log_level": ("choice", ("debug", "info", "warning", "error")),
 }
 

@@ -174,7 +174,8 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
     def full_status():
         st = engine.status()
         st.update(genre=params.genre, intensity=params.intensity, target_lufs=params.target_lufs,
-                  ceiling_dbtp=params.ceiling_dbtp, bypass=params.bypass)
+                  ceiling_dbtp=params.ceiling_dbtp, bypass=params.bypass,
+                  genres=sorted(params.presets))
         return st
 
     sock = socket_path or os.environ.get("MASTERBOX_SOCKET") or cfg["control_socket"]

@@ -32,7 +32,7 @@ done
 run python3 -m venv "$PREFIX/venv"
 run "$PREFIX/venv/bin/pip" install --upgrade pip
 if grep -q "Raspberry Pi 5" /proc/device-tree/model 2>/dev/null; then
-  run "$PREFIX/venv/bin/pip" install --upgrade "$SRC" gpiozero rpi-lgpio
+  run "$PREFIX/venv/bin/pip" install --upgrade "$SRC" gpiozero rpi-lgpio luma.oled
 else
   run "$PREFIX/venv/bin/pip" install --upgrade "$SRC[pi]"
 fi
@@ -61,14 +61,14 @@ else
 fi
 
 # 6. the service; warm the kernel cache now so the first boot masters at once
-run install -m 0644 "$SRC/systemd/masterbox.service" /etc/systemd/system/masterbox.service
+run install -m 0644 "$SRC/systemd/masterbox.service" "$SRC/systemd/masterbox-panel.service" /etc/systemd/system/
 if [ "$PREFIX" != /opt/masterbox ]; then
-  run sed -i "s|/opt/masterbox|$PREFIX|g" /etc/systemd/system/masterbox.service
+  run sed -i "s|/opt/masterbox|$PREFIX|g" /etc/systemd/system/masterbox.service /etc/systemd/system/masterbox-panel.service
 fi
 run install -d -o masterbox -g masterbox -m 0750 /var/cache/masterbox /var/lib/masterbox
 run runuser -u masterbox -- env NUMBA_CACHE_DIR=/var/cache/masterbox "$PREFIX/venv/bin/masterbox" warmup
 run systemctl daemon-reload
-run systemctl enable masterbox.service
-run systemctl restart masterbox.service
+run systemctl enable masterbox.service masterbox-panel.service
+run systemctl restart masterbox.service masterbox-panel.service
 echo "Masterbox installed. Reboot once if I2C or onboard audio settings changed."
 echo "Status: masterbox status   Logs: journalctl -u masterbox -f"
