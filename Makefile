@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test bench report clean
 
 $(BIN)/masterbox: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,8 +21,10 @@ test: venv
 	$(BIN)/python -m pytest -q
 
 bench: venv
-	$(BIN)/masterbox bench
-	$(BIN)/python bench/vs_pedalboard.py
+	$(BIN)/python bench/run_all.py
+
+report: venv
+	$(BIN)/python bench/report.py --out report
 
 clean:
-	rm -rf $(VENV) .numba-cache demo-out
+	rm -rf $(VENV) .numba-cache demo-out report ci-arm64
