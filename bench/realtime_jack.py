@@ -30,6 +30,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=600.0)
     ap.add_argument("--block", type=int, default=128)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--panel", action="store_true",
+                    help="also run the panel process (masterbox panel --sim: status + drawing at 15 fps)")
     a = ap.parse_args()
     import jack
 
@@ -55,6 +57,12 @@ def main() -> int:
             break
         time.sleep(0.05)
     t_ready = time.monotonic() - t0
+    panel = None
+    if a.panel:
+        # stdin is a pipe that stays open (no keys); frames go to /dev/null
+        panel = subprocess.Popen([sys.executable, "-m", "firmware.cli", "panel", "--sim",
+                                  "--socket", sock], env=env, cwd=ROOT, stdin=subprocess.PIPE,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = jack.Client("soakgen", no_start_server=True)
     outs = [client.outports.register(f"o{c}") for c in range(2)]
     rng = np.random.default_rng(0)
@@ -87,11 +95,14 @@ def main() -> int:
     rss_kb = int(Path(f"/proc/{d.pid}/status").read_text().split("VmRSS:")[1].split()[0])
     client.deactivate()
     client.close()
+    if panel is not None:
+        panel.terminate()
+        panel.wait(timeout=10)
     d.terminate()
     d.wait(timeout=10)
     jackd.terminate()
     jackd.wait(timeout=10)
-    res = {"seconds": a.seconds, "block": a.block, "status_polls": polls,
+    res = {"seconds": a.seconds, "block": a.block, "status_polls": polls, "panel": a.panel,
            "daemon_xruns_input": last["xruns_input"], "daemon_xruns_output": last["xruns_output"],
            "daemon_overruns": last["overruns"],
            "jack_reported_xruns": jack_xruns[0], "callbacks": last["callbacks"],
