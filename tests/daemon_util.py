@@ -58,3 +58,19 @@ def find_offset(y, ref, probe=24000, max_off=16384):
         if len(seg) == probe and np.array_equal(seg, ref[:probe]):
             return off
     return None
+
+
+def start_daemon(cfg, env, **popen_kw):
+    """``masterbox run --config cfg`` as a child process."""
+    return subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config", str(cfg)],
+                            env=env, cwd=ROOT, **popen_kw)
+
+
+def wait_for_socket(sock, seconds: float = 10.0) -> bool:
+    import time
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if Path(sock).exists():
+            return True
+        time.sleep(0.1)
+    return False

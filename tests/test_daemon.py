@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from daemon_util import ROOT, alsa_home, env_for, find_offset, masterbox, read_raw, write_config
+from daemon_util import (ROOT, alsa_home, env_for, find_offset, masterbox, read_raw, start_daemon,
+                         wait_for_socket, write_config)
 
 # Never initialise PortAudio inside the pytest process (it would join a JACK
 # server that another test starts and stops, and abort at exit): the daemon
@@ -110,15 +111,10 @@ def test_control_socket_status_set_sighup_and_sigterm(rig):
     tmp, x, env = rig
     env = env_for(alsa_home(tmp, out_file=None))       # output to /dev/null: runs until stopped
     cfg = write_config(tmp)
-    p = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config", cfg], env=env,
-                         cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    p = start_daemon(cfg, env, stderr=subprocess.PIPE, text=True)
     sock = tmp / "control.sock"
     try:
-        for _ in range(100):
-            if sock.exists():
-                break
-            time.sleep(0.1)
-        assert sock.exists()
+        assert wait_for_socket(sock)
         assert (os.stat(sock).st_mode & 0o777) == 0o660
         st = masterbox(["status", "--json", "--socket", sock], env)
         assert st.returncode == 0, st.stderr

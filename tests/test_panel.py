@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("luma.core")
-from daemon_util import ROOT, alsa_home, env_for, masterbox, write_config  # noqa: E402
+from daemon_util import (ROOT, alsa_home, env_for, masterbox, start_daemon,  # noqa: E402
+                         wait_for_socket, write_config)
 from firmware.control import ControlError  # noqa: E402
 from firmware.parameters import Parameters  # noqa: E402
 from ui.panel import Panel, to_text  # noqa: E402
@@ -130,15 +131,11 @@ def test_simulator_in_a_terminal_drives_a_real_daemon(tmp_path):
     from firmware.demo import synth_mix
     synth_mix(48000, 2.0).tofile(tmp_path / "in.raw")
     env = env_for(alsa_home(tmp_path, out_file=None))
-    d = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config",
-                          write_config(tmp_path)], env=env, cwd=ROOT,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    d = start_daemon(write_config(tmp_path), env, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL)
     sock = tmp_path / "control.sock"
     try:
-        for _ in range(100):
-            if sock.exists():
-                break
-            time.sleep(0.1)
+        assert wait_for_socket(sock)
         pid, fd = pty.fork()
         if pid == 0:
             os.chdir(ROOT)

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from daemon_util import ROOT, env_for, masterbox, write_config
+from daemon_util import ROOT, env_for, masterbox, start_daemon, wait_for_socket, write_config
 
 jack = pytest.importorskip("jack")
 pytestmark = pytest.mark.skipif(shutil.which("jackd") is None, reason="jackd2 not installed")
@@ -23,17 +23,20 @@ FS = 48000
 PERIOD = 256
 
 
-@pytest.fixture
-def jackd():
+def _start_jackd():
     p = subprocess.Popen(["jackd", "-R", "-d", "dummy", "-r", str(FS), "-p", str(PERIOD)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(50):
         if subprocess.run(["jack_lsp"], capture_output=True).returncode == 0:
-            break
+            return p
         time.sleep(0.1)
-    else:
-        p.kill()
-        pytest.skip("jackd did not start")
+    p.kill()
+    pytest.skip("jackd did not start")
+
+
+@pytest.fixture
+def jackd():
+    p = _start_jackd()
     yield p
     p.terminate()
     p.wait(timeout=10)
@@ -93,16 +96,11 @@ class Rig:
 def test_realtime_run_on_jack(jackd, warm_cache, tmp_path):
     cfg = write_config(tmp_path, input_device="system", output_device="system")
     env = env_for(tmp_path)
-    d = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config", cfg], env=env,
-                         cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    d = start_daemon(cfg, env, stderr=subprocess.PIPE, text=True)
     sock = tmp_path / "control.sock"
     rig = None
     try:
-        for _ in range(100):
-            if sock.exists():
-                break
-            time.sleep(0.1)
-        assert sock.exists()
+        assert wait_for_socket(sock)
         # transparent first: the loop must return the signal bit-exact, delayed
         assert masterbox(["ctl", "set", "intensity", "0", "--socket", sock], env).returncode == 0
         time.sleep(0.3)
@@ -153,17 +151,6 @@ def test_realtime_run_on_jack(jackd, warm_cache, tmp_path):
         d.wait(timeout=10)
 
 
-def _start_jackd():
-    p = subprocess.Popen(["jackd", "-R", "-d", "dummy", "-r", str(FS), "-p", str(PERIOD)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(50):
-        if subprocess.run(["jack_lsp"], capture_output=True).returncode == 0:
-            return p
-        time.sleep(0.1)
-    p.kill()
-    pytest.skip("jackd did not start")
-
-
 def test_device_loss_and_return(warm_cache, tmp_path):
     """jackd (the 'interface') goes away under the running daemon and comes
     back: the daemon waits, then resumes within 3 s; states logged in order."""
@@ -172,8 +159,7 @@ def test_device_loss_and_return(warm_cache, tmp_path):
     server = _start_jackd()
     cfg = write_config(tmp_path, input_device="system", output_device="system")
     env = env_for(tmp_path)
-    d = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config", cfg], env=env,
-                         cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    d = start_daemon(cfg, env, stderr=subprocess.PIPE, text=True)
     sock = tmp_path / "control.sock"
     states = []
 
