@@ -130,19 +130,25 @@ class AudioEngine:
         self._fade_step = 1.0 / (FADE_MS * 1e-3 * fs)
         self._period_s = b / fs
 
-    def _delay(self, x, out, n) -> None:
-        """The dry path before a chain runs: ``out = x`` delayed by latency."""
+    def _ring_write(self, x, n) -> None:
+        """Every block goes into the dry ring, so a switch to the dry path (no
+        chain yet, or a fault) continues with correctly delayed audio."""
         ring = self._ring
         size = ring.shape[0]
         w = self._rpos
         k = min(n, size - w)
         ring[w:w + k] = x[:k]
         ring[:n - k] = x[k:n]
-        r = (w - self.latency) % size
+        self._rpos = (w + n) % size
+
+    def _ring_read(self, out, n) -> None:
+        """The dry path: the block just written, delayed by the chain's latency."""
+        ring = self._ring
+        size = ring.shape[0]
+        r = (self._rpos - n - self.latency) % size
         k = min(n, size - r)
         out[:k] = ring[r:r + k]
         out[k:n] = ring[:n - k]
-        self._rpos = (w + n) % size
         np.nan_to_num(out[:n], copy=False, nan=0.0, posinf=0.0, neginf=0.0)
 
     def _prime(self, chain) -> None:
@@ -172,20 +178,21 @@ class AudioEngine:
             pending = self._pending
             if pending is not None:
                 self._pending = None
-                self._prime(pending)
+                self._prime(pending)      # reads the inputs before this block
                 self.chain = pending
                 self._safe = False
+            self._ring_write(x, frames)
             chain = self.chain
             if chain is not None and not self._safe:
                 chain.process_into(x, outdata)
             else:
-                self._delay(x, outdata, frames)
+                self._ring_read(outdata, frames)
         except Exception as e:   # noqa: BLE001 - any failure must become safe audio
             self._safe = True
             self.faults += 1
             self.fault_text = f"{type(e).__name__}: {e}"
             try:
-                self._delay(x, outdata, frames)
+                self._ring_read(outdata, frames)
             except Exception:   # noqa: BLE001
                 outdata.fill(0.0)
         if self._fade != 1.0 or self._fade_target != 1.0:
