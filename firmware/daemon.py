@@ -139,7 +139,13 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
     # threads holding the GIL hand it to the audio callback after 1 ms, not 5
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     _settle_heap()
-    engine.start(waiting=waiting)
+    try:
+        engine.start(waiting=waiting)
+    except Exception as e:   # noqa: BLE001 - the device vanished between lookup and open
+        log.warning("could not open the audio stream (%s): waiting for the device", e)
+        waiting = True
+        engine.stream = None
+        engine.start(waiting=True)
     t_audio = time.monotonic() - t_start
     log.info("audio running %.2f s after start (%s)", t_audio,
              "mastering" if engine.chain is not None else "dry until the kernels are ready")
@@ -153,7 +159,10 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload_req.set())
 
-    if engine.chain is None and not waiting:
+    if waiting:
+        # the chain is built when the device appears; just reap the warm-up
+        threading.Thread(target=warm.communicate, name="warmup-reaper", daemon=True).start()
+    elif engine.chain is None:
         def late_kernels():
             err = warm.communicate()[1]
             if warm.returncode != 0:
