@@ -52,6 +52,7 @@ _REGIONS = [
     # int arena
     "L1_CFG", "L1_IST", "L1_DQI", "L2_CFG", "L2_IST", "L2_DQI", "MIX_IST",
 ]
+INT_REGIONS = frozenset(_REGIONS[_REGIONS.index("L1_CFG"):])
 R = {name: k for k, name in enumerate(_REGIONS)}
 (R_TGT, R_CONST, R_GUARD,
  R_EQ_CUR, R_EQ_SOS, R_EQ_Z, R_ANA_SOS, R_ANA_Z, R_ANA_POW, R_ADAPT, R_EQ_CONSTS,
@@ -128,14 +129,18 @@ def chain_block(x_in, y_out, n, n0, work, a, ia, lay):
                    fir, _v2(a, lay, R_M_XS, 2), _v3(a, lay, R_M_US, 2, 4))
 
 
-def latency_samples(fs_hz: int) -> int:
-    """The chain's fixed latency at ``fs_hz``, without building (compiling) one."""
+def limiter_sizes(fs_hz: int):
+    """(average length A, hold half-width W) of the main and the safety limiter."""
     fs = float(fs_hz)
     scale = fs / 48000.0
-    a1 = int(round(MAIN_LOOKAHEAD_MS * 1e-3 * fs))
     w = int(round(4 * scale))
-    a2 = int(round(8 * scale))
-    return (a1 - 1 + w + 6) + (a2 - 1 + w + 6)
+    return [(int(round(MAIN_LOOKAHEAD_MS * 1e-3 * fs)), w), (int(round(8 * scale)), w)]
+
+
+def latency_samples(fs_hz: int) -> int:
+    """The chain's fixed latency at ``fs_hz``, without building (compiling) one:
+    each limiter delays by A - 1 + W + 6 (see kernels.limiter_block)."""
+    return sum(a - 1 + w + 6 for a, w in limiter_sizes(fs_hz))
 
 
 @dataclass(frozen=True)
@@ -174,16 +179,8 @@ class Chain:
             raise ValueError(f"unsupported sample rate {fs_hz} Hz; supported: "
                              f"{', '.join(str(r) for r in SUPPORTED_RATES_HZ)}")
         self.fs_hz = int(fs_hz)
-        fs = float(self.fs_hz)
-        scale = fs / 48000.0
-        a1 = int(round(MAIN_LOOKAHEAD_MS * 1e-3 * fs))
-        w = int(round(4 * scale))
-        a2 = int(round(8 * scale))
-        self._lim_cfg = [(a1, w), (a2, w)]
-        d1 = a1 - 1 + w + 6
-        d2 = a2 - 1 + w + 6
-        self.latency_samples = d1 + d2
-        assert self.latency_samples == latency_samples(self.fs_hz)
+        self._lim_cfg = limiter_sizes(self.fs_hz)
+        self.latency_samples = latency_samples(self.fs_hz)
         hb = MT.HIST_BINS
         sizes_f = {
             "TGT": P.N_PARAMS, "CONST": 8, "GUARD": 1,
@@ -200,7 +197,7 @@ class Chain:
             "M_HINT": 2 * hb, "M_HLRA": 2 * hb,
             "M_XS": 2 * (12 + MAX_BLOCK), "M_US": 8 * MAX_BLOCK,
         }
-        sizes_i = {"MIX_IST": 1}
+        sizes_i = {"MIX_IST": 1}     # keys: exactly INT_REGIONS
         for k, (a_len, w_len) in zip((1, 2), self._lim_cfg):
             m_len = a_len + 2 * w_len
             d_len = a_len - 1 + w_len + 6
@@ -214,7 +211,7 @@ class Chain:
         off_i = 0
         for name in _REGIONS:
             r = R[name]
-            if name in sizes_i:
+            if name in INT_REGIONS:
                 self._lay[2 * r], self._lay[2 * r + 1] = off_i, sizes_i[name]
                 off_i += sizes_i[name]
             else:
@@ -231,8 +228,7 @@ class Chain:
         """A numpy view of one arena region (for meters, tests, snapshots)."""
         r = R[name]
         o, s = int(self._lay[2 * r]), int(self._lay[2 * r + 1])
-        arena = self._iarena if name in ("L1_CFG", "L1_IST", "L1_DQI", "L2_CFG", "L2_IST",
-                                         "L2_DQI", "MIX_IST") else self._arena
+        arena = self._iarena if name in INT_REGIONS else self._arena
         v = arena[o:o + s]
         return v.reshape(shape) if shape is not None else v
 

@@ -75,6 +75,15 @@ def amount(intensity):
 # ---------------------------------------------------------------- input guard
 
 @kernel
+def guard_sample(v):
+    """NaN/Inf -> 0; finite values clamped to +-1000 (+60 dBFS).  The wet
+    and the dry path both use it, so intensity 0 stays bit exact."""
+    if not math.isfinite(v):
+        return 0.0
+    return min(max(v, -1000.0), 1000.0)
+
+
+@kernel
 def guard_block(x_in, buf, n, counters):
     """Copy float32 input into the float64 work buffer; NaN/Inf -> 0.
 
@@ -86,13 +95,8 @@ def guard_block(x_in, buf, n, counters):
         for ch in range(2):
             v = np.float64(x_in[i, ch])
             if not math.isfinite(v):
-                v = 0.0
                 bad += 1
-            elif v > 1000.0:
-                v = 1000.0
-            elif v < -1000.0:
-                v = -1000.0
-            buf[i, ch] = v
+            buf[i, ch] = guard_sample(v)
     counters[0] += bad
 
 
@@ -699,7 +703,7 @@ def limiter_block(buf, n, n0, fs, thr_db, release_ms, fir, cfg, st, ist, xs, us,
 def mix_block(buf, x_in, out, n, tgt, dry, ist, st, ramp_step):
     """Latency-matched dry path and the transparent / bypass crossfade.
 
-    ``x_in`` is the raw input, guarded here exactly as in ``guard_block``.  When the mix weight is exactly
+    ``x_in`` is the raw input, guarded by the same ``guard_sample`` as the wet path.  When the mix weight is exactly
     0 the output *is* the delayed input, bit for bit (intensity 0 or bypass).
     st: [0] wet weight, [1] dry gain.  ist: [0] dry write pos.  dry (2, L+1) ring.
     """
@@ -725,14 +729,7 @@ def mix_block(buf, x_in, out, n, tgt, dry, ist, st, ramp_step):
         if rp < 0:
             rp += dlen
         for ch in range(2):
-            v = np.float64(x_in[i, ch])
-            if not math.isfinite(v):
-                v = 0.0
-            elif v > 1000.0:
-                v = 1000.0
-            elif v < -1000.0:
-                v = -1000.0
-            dry[ch, dp] = v
+            dry[ch, dp] = guard_sample(np.float64(x_in[i, ch]))
             d = dry[ch, rp] * g_dry if g_dry != 1.0 else dry[ch, rp]
             if w == 0.0:
                 v = d

@@ -214,10 +214,6 @@ class AudioEngine:
             raise self._callback_stop
 
     # ------------------------------------------------------------ stream
-    def check_devices(self) -> None:
-        find_device(self.cfg["input_device"], "input")
-        find_device(self.cfg["output_device"], "output")
-
     def resolve(self):
         """Find the devices and the rate; (re)allocate buffers if the rate changed."""
         sd = _sd()

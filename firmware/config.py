@@ -25,13 +25,12 @@ at start is exit status 2; on SIGHUP an invalid file keeps the old config.
 """
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 
 from . import presets as pr
 from .errors import ConfigError, InputError
-from .schema import Report, load_yaml_with_lines, validate
+from .schema import Report, load_yaml_with_lines, merge, validate
 
 DEFAULT_PATH = "/etc/masterbox/config.yaml"
 
@@ -66,14 +65,6 @@ SCHEMA = {
 }
 
 
-def _merge(base, over):
-    out = copy.deepcopy(base)
-    for k, v in (over or {}).items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def load_config(path=None):
@@ -98,7 +89,7 @@ def load_config(path=None):
     validate(data, SCHEMA, report, partial=True)
     if report.errors:
         raise ConfigError(report.errors)
-    cfg = _merge(DEFAULTS, data)
+    cfg = merge(DEFAULTS, data)
     presets = {}
     try:
         presets = pr.load_presets([d for d in cfg["presets_dirs"] if Path(d).is_dir()])

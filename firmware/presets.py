@@ -8,7 +8,6 @@ only the keys it changes.  Validation reports every error at once with
 """
 from __future__ import annotations
 
-import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 from dsp import params as P
 
 from .errors import ConfigError, InputError
-from .schema import Report, did_you_mean, load_yaml_with_lines, validate
+from .schema import Report, did_you_mean, load_yaml_with_lines, merge, validate
 
 BUILTIN_DIR = Path(__file__).with_name("presets")
 
@@ -89,14 +88,6 @@ def _check_filters(data, lines, filename):
     return errors
 
 
-def _merge(base, over):
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def _read(path: Path):
@@ -139,7 +130,7 @@ def load_presets(user_dirs=()) -> dict:
                                   f"preset '{base_name}'{hint}")
                     continue
                 errs = _validate(data, lines, str(path), partial=True)
-                merged = _merge(presets[base_name].data, data)
+                merged = merge(presets[base_name].data, data)
                 merged.pop("inherit", None)
                 if "description" not in data:
                     merged["description"] = presets[base_name].description

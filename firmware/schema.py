@@ -16,6 +16,7 @@ Spec forms:
 """
 from __future__ import annotations
 
+import copy
 import difflib
 
 import yaml
@@ -150,3 +151,14 @@ def validate(data, schema: dict, report: Report, optional=(), partial=False) -> 
             number(p, v, spec)
 
     walk(data, schema, (), True)
+
+
+def merge(base: dict, over: dict) -> dict:
+    """``base`` with ``over`` laid on top, mappings merged key by key."""
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
