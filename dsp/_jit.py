@@ -38,8 +38,8 @@ def _writable(path: str) -> bool:
 
 def _source_digest() -> str:
     h = hashlib.sha256()
-    for f in sorted(_HERE.glob("*.py")):
-        h.update(f.name.encode())
+    for f in sorted(_HERE.rglob("*.py")):
+        h.update(str(f.relative_to(_HERE)).encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 

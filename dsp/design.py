@@ -113,17 +113,17 @@ def design_bandpass(out, fs_hz, f_hz, q):
 
 
 @kernel
-def design_lr4(sos, row, fs_hz, f_hz):
-    """Linkwitz–Riley 4th-order split at ``f_hz`` into ``sos[row:row+5]``.
+def design_lr4(out, fs_hz, f_hz):
+    """Linkwitz–Riley 4th-order split at ``f_hz`` into the flat ``out[0:25]``.
 
-    Rows: LP, LP, HP, HP, AP (the all-pass equal to LP4 + HP4, used to keep
-    the other branch of a band-split tree phase-aligned).
+    Rows of five: LP, LP, HP, HP, AP (the all-pass equal to LP4 + HP4, used
+    to keep the other branch of a band-split tree phase-aligned).
     """
-    design_lowpass(sos[row], fs_hz, f_hz, SQRT1_2)
-    design_lowpass(sos[row + 1], fs_hz, f_hz, SQRT1_2)
-    design_highpass(sos[row + 2], fs_hz, f_hz, SQRT1_2)
-    design_highpass(sos[row + 3], fs_hz, f_hz, SQRT1_2)
-    design_allpass(sos[row + 4], fs_hz, f_hz, SQRT1_2)
+    design_lowpass(out[0:5], fs_hz, f_hz, SQRT1_2)
+    design_lowpass(out[5:10], fs_hz, f_hz, SQRT1_2)
+    design_highpass(out[10:15], fs_hz, f_hz, SQRT1_2)
+    design_highpass(out[15:20], fs_hz, f_hz, SQRT1_2)
+    design_allpass(out[20:25], fs_hz, f_hz, SQRT1_2)
 
 
 def k_weighting(fs_hz: float) -> np.ndarray:

@@ -271,7 +271,7 @@ class AudioEngine:
         callback; it primes it and, with ``crossfade``, the chain fades from
         its dry path to mastering by itself (its mix weight starts at 0)."""
         if crossfade:
-            chain.view("MIX_ST")[0] = 0.0
+            chain.start_from_dry()
         self._pending = chain
 
     def fade_to(self, target: float) -> None:

@@ -75,7 +75,7 @@ class Parameters:
         if ch is None:
             return 0.0
         snap = ch.snapshot()
-        lev_in = float(ch.view("LEV_ST")[9])
+        lev_in = snap.leveler_input_short_lufs
         if not (math.isfinite(snap.short_term_lufs) and lev_in > -70.0):
             return 0.0
         return max(-12.0, min(18.0, snap.short_term_lufs - lev_in))

@@ -127,6 +127,7 @@ def render_file(in_path: str, out_path: str, params: np.ndarray, block: int = 51
     pending = np.zeros((0, 2), dtype=np.float32)   # input not yet matched by output
     skip = lat
     max_lim = 0.0
+    gr_reader = chain.gr_reader()
     max_comp = 0.0
     written = 0
     inbuf = np.zeros((chunk, 2), dtype=np.float32)
@@ -156,7 +157,7 @@ def render_file(in_path: str, out_path: str, params: np.ndarray, block: int = 51
                 s1 = min(n, s0 + block)
                 chain.process_into(inbuf[s0:s1], outbuf[s0:s1])
             snap = chain.snapshot()
-            max_lim = max(max_lim, snap.limiter_gr_max_db)
+            max_lim = max(max_lim, gr_reader.max_since_last_read_db())
             max_comp = max(max_comp, max(snap.comp_gr_db))
             out = outbuf[:n]
             if skip > 0:

@@ -32,3 +32,21 @@ def momentary_series(x, fs, kw_sos):
         seg = y[end - 4 * step:end]
         out.append(-0.691 + 10 * math.log10(np.mean(seg ** 2, axis=0).sum() + 1e-30))
     return np.array(out)
+
+
+def sliding_min(v, m_len):
+    """min(v[g - m_len + 1 .. g]) for every g (window clipped at the start)."""
+    return np.array([np.min(v[max(0, g - m_len + 1):g + 1]) for g in range(len(v))])
+
+
+def box_average(v, a_len, initial=1.0):
+    """Mean of the last a_len values, the window pre-filled with ``initial``."""
+    padded = np.concatenate([np.full(a_len - 1, initial), v])
+    return np.array([np.mean(padded[g:g + a_len]) for g in range(len(v))])
+
+
+def delay(x, d):
+    """x delayed by d samples, zeros before the start."""
+    out = np.zeros_like(x)
+    out[d:] = x[:len(x) - d]
+    return out

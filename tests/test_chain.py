@@ -97,7 +97,7 @@ def test_genre_change_settles_between_50_and_500_ms(params):
     moved = []
     for k in range(10):                       # 10 x 50 ms
         ch.process(x[:FS // 20])
-        cur = ch.view("EQ_CUR")
+        cur = ch.inspect("eq", "cur")
         moved.append(abs(cur[P.SUBSONIC_HZ] - goal[P.SUBSONIC_HZ]))
     start = abs(params("pop")[P.SUBSONIC_HZ] - goal[P.SUBSONIC_HZ])
     assert moved[0] > 0.05 * start            # not a jump (still moving after 50 ms)

@@ -14,6 +14,9 @@ import soundfile as sf
 
 from daemon_util import (ROOT, alsa_home, env_for, find_offset, masterbox, read_raw, start_daemon,
                          wait_for_socket, write_config)
+from dsp.chain import latency_samples
+
+LAT = latency_samples(48000)       # the chain's fixed latency at the rig's rate
 
 # Never initialise PortAudio inside the pytest process (it would join a JACK
 # server that another test starts and stops, and abort at exit): the daemon
@@ -50,7 +53,7 @@ def test_live_path_equals_offline_render_bit_for_bit(rig):
     assert ren.returncode == 0, ren.stderr
     y = read_raw(tmp / "out.raw")
     ref, _ = sf.read(tmp / "r.wav", dtype="float32")
-    lat = 74
+    lat = LAT
     off = find_offset(y[lat:], ref)
     assert off is not None, "live output never matches the render"
     n = len(ref)
@@ -71,11 +74,11 @@ def test_callback_exception_gives_safe_audio_and_a_fault_state(rig):
     off = find_offset(y, x[len(x) // 4:], probe=4800, max_off=len(y) - 4800)
     assert off is not None
     delay = off - len(x) // 4
-    pa = delay - 74                            # PortAudio's own offset
+    pa = delay - LAT                            # PortAudio's own offset
     first = 99 * 128                           # the 100th block raised
     start = pa + first
-    m = min(len(y) - start, len(x) - (first - 74))
-    assert np.array_equal(y[start:start + m], x[first - 74:first - 74 + m])
+    m = min(len(y) - start, len(x) - (first - LAT))
+    assert np.array_equal(y[start:start + m], x[first - LAT:first - LAT + m])
 
 
 BAD = {
@@ -127,7 +130,7 @@ def test_control_socket_status_set_sighup_and_sigterm(rig):
         status = json.loads(st.stdout)
         assert status["genre"] == "rock" and status["state"] in ("running", "starting")
         assert status["samplerate"] == 48000 and status["blocksize"] == 128
-        assert status["latency_ms"] == pytest.approx(74 / 48, abs=1e-3)      # rounded to us
+        assert status["latency_ms"] == pytest.approx(LAT / 48, abs=1e-3)      # rounded to us
         r = masterbox(["ctl", "set", "genre", "jazz", "--socket", sock], env)
         assert r.returncode == 0 and "jazz" in r.stdout
         r = masterbox(["ctl", "set", "intensity", "6.5", "--socket", sock], env)

@@ -70,6 +70,17 @@ def test_music_stays_under_ceiling(params, genre, target):
 def test_limiter_reports_gain_reduction(params):
     x = sig("hot_sine_+6dbfs", 48000).astype(np.float32)
     ch = Chain(48000, params(intensity=5.0))
-    ch.process(x)
-    s = ch.snapshot()
-    assert s.limiter_gr_max_db > 1.0
+    panel, status = ch.gr_reader(), ch.gr_reader()
+    ch.process(x[:48000])
+    a, b = ch.snapshot(), ch.snapshot()
+    assert a.limiter_gr_max_db > 1.0
+    assert a == b                                  # reading changes nothing
+    # each reader sees the GR since *its* last read, whoever read before
+    first = panel.max_since_last_read_db()
+    assert first > 1.0
+    assert status.max_since_last_read_db() == first
+    ch.process(np.zeros((48000, 2), dtype=np.float32))   # silence: no GR
+    # 1 s later the window still holds the tail of the sine's limiting for
+    # the snapshot, but a reader's "since my last read" restarts
+    assert panel.max_since_last_read_db() < first
+    assert status.max_since_last_read_db() < first

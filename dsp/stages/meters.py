@@ -1,0 +1,240 @@
+"""Output meters (ITU-R BS.1770-4, EBU R128, EBU Tech 3342).
+
+* momentary (400 ms) and short-term (3 s) loudness from 100 ms sub-blocks
+  of K-weighted power, on the global sample grid;
+* integrated loudness: every 100 ms the momentary block (400 ms, 75 %
+  overlap, BS.1770-4 §2.8) goes into a 0.05 LU histogram that also keeps
+  the blocks' summed power, so the gated mean is exact up to the bin
+  holding the relative gate (libebur128's histogram mode does the same);
+* loudness range: short-term values every 100 ms into a second histogram,
+  gates and percentiles as EBU Tech 3342;
+* true peak: the BS.1770-4 Annex 2 4x interpolator, plus sample peak.
+
+The per-block kernel runs in the audio path; the gated summaries are
+computed on request from the histograms (cheap, off the audio thread).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._jit import kernel
+from ..biquad import biquad_tick
+from ..design import k_weighting
+from ..layout import Region, region
+from ..truepeak import oversample_block, oversample_commit, scratch_sizes, upsampled
+from ..units import NEG_INF_LUFS, power_to_lufs
+
+HIST_MIN_LUFS = -70.0       # BS.1770-4 §2.8 / Tech 3342 absolute gate
+HIST_STEP_LU = 0.05
+HIST_BINS = 1700            # -70 .. +15 LUFS
+SUB_BLOCKS = 30             # ring of 100 ms sub-blocks: 3 s
+MOMENTARY_SUB_BLOCKS = 4    # 400 ms
+REL_GATE_INTEGRATED_LU = -10.0   # BS.1770-4 §2.8
+REL_GATE_LRA_LU = -20.0          # EBU Tech 3342
+LRA_LOW_PCT = 0.10
+LRA_HIGH_PCT = 0.95
+
+# regions
+KW_SOS, KW_Z, ST, RING, H_INT, H_LRA, XS, US = range(8)
+# ST slots
+ACC = 0
+POS = 1
+FILLED = 2
+MOMENTARY = 3
+SHORT = 4
+TP_MAX = 5          # since start, linear
+TP_RECENT = 6       # max over the last completed 100 ms, linear
+TP_RUN = 7          # running max of the current 100 ms
+SAMPLE_PEAK = 8
+N_ST = 9
+# histogram layout: [0:HIST_BINS] block counts, [HIST_BINS:2*HIST_BINS] summed power
+H_COUNT = 0
+H_POWER = HIST_BINS
+
+
+def regions(fs_hz: int):
+    xs, us = scratch_sizes()
+    return [Region("kw_sos", 10), Region("kw_z", 8), Region("st", N_ST), Region("ring", SUB_BLOCKS),
+            Region("h_int", 2 * HIST_BINS), Region("h_lra", 2 * HIST_BINS),
+            Region("xs", xs), Region("us", us)]
+
+
+def init(v, fs_hz: int) -> None:
+    v("kw_sos")[:] = k_weighting(float(fs_hz)).ravel()
+    st = v("st")
+    st[MOMENTARY] = st[SHORT] = NEG_INF_LUFS
+
+
+@kernel
+def _hist_bin(lufs):
+    b = int((lufs - HIST_MIN_LUFS) / HIST_STEP_LU)
+    return min(max(b, 0), HIST_BINS - 1)
+
+
+@kernel
+def _hist_add(h, lufs, pw):
+    b = _hist_bin(lufs)
+    h[H_COUNT + b] += 1.0
+    h[H_POWER + b] += pw
+
+
+@kernel
+def block(x, n, n0, sub_n, fir, a, lay, base):
+    """Meter ``x[:n]`` (N, 2), any float dtype."""
+    kw_sos = region(a, lay, base + KW_SOS)
+    kw_z = region(a, lay, base + KW_Z)
+    st = region(a, lay, base + ST)
+    ring = region(a, lay, base + RING)
+    h_int = region(a, lay, base + H_INT)
+    h_lra = region(a, lay, base + H_LRA)
+    xs = region(a, lay, base + XS)
+    us = region(a, lay, base + US)
+    oversample_block(x, n, fir, xs, us)
+    sub_pos = n0 % sub_n          # position in the 100 ms sub-block (global grid)
+    for i in range(n):
+        xl = np.float64(x[i, 0])
+        xr = np.float64(x[i, 1])
+        yl = xl
+        yr = xr
+        for s in range(2):
+            yl = biquad_tick(kw_sos, 5 * s, kw_z, 4 * s, yl)
+            yr = biquad_tick(kw_sos, 5 * s, kw_z, 4 * s + 2, yr)
+        st[ACC] += yl * yl + yr * yr
+        # true peak (BS.1770-4 Annex 2): max |.| of the 4x values and the sample
+        pk = max(abs(xl), abs(xr))
+        if pk > st[SAMPLE_PEAK]:
+            st[SAMPLE_PEAK] = pk
+        for ch in range(2):
+            for ph in range(4):
+                v = abs(upsampled(us, ch, ph, i))
+                if v > pk:
+                    pk = v
+        if pk > st[TP_RUN]:
+            st[TP_RUN] = pk
+        sub_pos += 1
+        if sub_pos == sub_n:
+            sub_pos = 0
+            pos = int(st[POS])
+            ring[pos] = st[ACC] / sub_n
+            st[POS] = (pos + 1) % SUB_BLOCKS
+            st[ACC] = 0.0
+            if st[FILLED] < SUB_BLOCKS:
+                st[FILLED] += 1.0
+            if st[TP_RUN] > st[TP_MAX]:
+                st[TP_MAX] = st[TP_RUN]
+            st[TP_RECENT] = st[TP_RUN]
+            st[TP_RUN] = 0.0
+            filled = int(st[FILLED])
+            if filled >= MOMENTARY_SUB_BLOCKS:
+                acc = 0.0
+                for j in range(MOMENTARY_SUB_BLOCKS):
+                    acc += ring[(pos - j) % SUB_BLOCKS]
+                pw = acc / 4.0
+                lufs = power_to_lufs(pw + 1e-30)
+                st[MOMENTARY] = lufs
+                if lufs > HIST_MIN_LUFS:           # absolute gate, BS.1770-4 §2.8
+                    _hist_add(h_int, lufs, pw)
+            if filled >= SUB_BLOCKS:
+                acc = 0.0
+                for j in range(SUB_BLOCKS):
+                    acc += ring[j]
+                pw = acc / SUB_BLOCKS
+                lufs = power_to_lufs(pw + 1e-30)
+                st[SHORT] = lufs
+                if lufs > HIST_MIN_LUFS:           # EBU Tech 3342 absolute gate
+                    _hist_add(h_lra, lufs, pw)
+    oversample_commit(xs, n)
+
+
+@kernel
+def short_term_or_floor(a, lay, base):
+    """Short-term loudness once the 3 s window is full, else NEG_INF_LUFS
+    (what the leveler's feedback trim reads, inside the chain kernel)."""
+    st = region(a, lay, base + ST)
+    return st[SHORT] if st[FILLED] >= SUB_BLOCKS else NEG_INF_LUFS
+
+
+@kernel
+def _bin_centre(b):
+    return HIST_MIN_LUFS + (b + 0.5) * HIST_STEP_LU
+
+
+@kernel
+def integrated_from_hist(h):
+    """Gated integrated loudness (BS.1770-4 §2.8), LUFS; NEG_INF_LUFS if none."""
+    cnt = 0.0
+    pw = 0.0
+    for b in range(HIST_BINS):
+        cnt += h[H_COUNT + b]
+        pw += h[H_POWER + b]
+    if cnt == 0.0:
+        return NEG_INF_LUFS
+    gate = power_to_lufs(pw / cnt) + REL_GATE_INTEGRATED_LU
+    cnt = 0.0
+    pw = 0.0
+    for b in range(HIST_BINS):
+        # a bin takes part when its centre is above the relative gate
+        if _bin_centre(b) > gate:
+            cnt += h[H_COUNT + b]
+            pw += h[H_POWER + b]
+    if cnt == 0.0:
+        return NEG_INF_LUFS
+    return power_to_lufs(pw / cnt)
+
+
+@kernel
+def lra_from_hist(h):
+    """Loudness range (EBU Tech 3342): 95th - 10th percentile of the
+    short-term values above -70 LUFS and above (their mean - 20 LU)."""
+    cnt = 0.0
+    pw = 0.0
+    for b in range(HIST_BINS):
+        cnt += h[H_COUNT + b]
+        pw += h[H_POWER + b]
+    if cnt == 0.0:
+        return 0.0
+    gate = power_to_lufs(pw / cnt) + REL_GATE_LRA_LU
+    first = 0
+    total = 0.0
+    for b in range(HIST_BINS):
+        if _bin_centre(b) > gate:
+            total += h[H_COUNT + b]
+        else:
+            first = b + 1
+    if total == 0.0:
+        return 0.0
+    lo = 0.0
+    hi = 0.0
+    have_lo = False
+    run = 0.0
+    for b in range(first, HIST_BINS):
+        run += h[H_COUNT + b]
+        if not have_lo and run >= LRA_LOW_PCT * total:
+            lo = _bin_centre(b)
+            have_lo = True
+        if run >= LRA_HIGH_PCT * total:
+            hi = _bin_centre(b)
+            break
+    return hi - lo
+
+
+def _db(v: float) -> float:
+    return 20.0 * math.log10(v) if v > 0.0 else -math.inf
+
+
+def read(v) -> dict:
+    """Meter values for a snapshot; -inf where nothing has been measured."""
+    st = v("st")
+    filled = st[FILLED]
+    integ = integrated_from_hist(v("h_int"))
+    return {
+        "momentary_lufs": float(st[MOMENTARY]) if filled >= MOMENTARY_SUB_BLOCKS else -math.inf,
+        "short_term_lufs": float(st[SHORT]) if filled >= SUB_BLOCKS else -math.inf,
+        "integrated_lufs": float(integ) if integ > NEG_INF_LUFS else -math.inf,
+        "lra_lu": float(lra_from_hist(v("h_lra"))),
+        "true_peak_dbtp": _db(max(st[TP_MAX], st[TP_RUN])),
+        "true_peak_recent_dbtp": _db(st[TP_RECENT]),
+        "sample_peak_dbfs": _db(st[SAMPLE_PEAK]),
+    }
