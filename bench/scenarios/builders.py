@@ -146,10 +146,10 @@ def build_buildup_drop(before: np.ndarray, build: np.ndarray, drop: np.ndarray, 
 
 def build_crescendo(music: np.ndarray, fs: int, soft_lufs: float = -28.0,
                     rise_lu: float = 8.0, soft_s: float = 20.0, cresc_s: float = 30.0,
-                    hold_s: float = 5.0, genre: str = "classical", name: str = "crescendo",
-                    source: str = "") -> Scenario:
+                    hold_s: float = 5.0, start_s: float = 0.0, genre: str = "classical",
+                    name: str = "crescendo", source: str = "") -> Scenario:
     """A soft passage, then a crescendo of ``rise_lu`` (linear in dB), held at the top."""
-    m = _at(S.excerpt(music, fs, 0.0, soft_s + cresc_s + hold_s), fs, soft_lufs)
+    m = _at(S.excerpt(music, fs, start_s, soft_s + cresc_s + hold_s), fs, soft_lufs)
     k0 = S.frames(soft_s, fs)
     k1 = S.frames(soft_s + cresc_s, fs)
     m[k0:k1] = S.gain_ramp_db(m[k0:k1], 0.0, rise_lu)
@@ -232,7 +232,9 @@ def dev_scenarios(src: dict, fs: int = 48000) -> list:
         build_pause(m("lincity_01"), fs, -70.0, source="lincity_01"),
         build_buildup_drop(m("lincity_01"), m("lincity_03"), m("lincity_01"), fs,
                            source="loud parts lincity_01, breakdown/build lincity_03"),
-        build_crescendo(m("lincity_03"), fs, source="lincity_03"),
+        # the steadiest track, so the contrast measured is the crescendo's, not the music's;
+        # from 10 s: its one short gap (at 8.5 s) then falls mid-crescendo, not in a measured window
+        build_crescendo(m("lincity_01"), fs, start_s=10.0, source="lincity_01 from 10 s"),
         build_crossfade(m("lincity_01"), m("fb_duo"), fs, -9.8, -20.0, name="crossfade_loud_quiet",
                         source="A lincity_01, B fb_duo"),
         build_crossfade(m("fb_duo"), m("lincity_01"), fs, -20.0, -9.8, name="crossfade_quiet_loud",

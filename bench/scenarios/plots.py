@@ -46,12 +46,12 @@ def plot_scenario(res, bars, target_lufs: float, path, dpi: int = 100) -> None:
     ax_r.legend(loc="upper right", fontsize=7)
     ax_r.grid(alpha=0.3)
 
-    for name, t in res.sc.marks.items():
-        if name == "end":
-            continue
+    events = [(name, t) for name, t in res.sc.marks.items() if name != "end"]
+    for k, (name, t) in enumerate(events):
         for ax in (ax_l, ax_g, ax_r):
             ax.axvline(t, color="k", ls=":", lw=0.9)
-        ax_l.annotate(name, (t, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -10),
+        # alternate label heights: events a second or two apart stay legible
+        ax_l.annotate(name, (t, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -10 - 11 * (k % 2)),
                       textcoords="offset points", fontsize=8)
     n_ok = sum(b.ok for b in bars)
     fig.suptitle(f"{res.sc.title}  [{res.sc.genre}, intensity {res.intensity:g}]  "
