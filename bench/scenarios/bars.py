@@ -36,8 +36,18 @@ def _w(t, v, t0, t1):
     return v[sel]
 
 
-def _fmt(v, unit=""):
-    return ("-inf" if v == -math.inf else "inf" if v == math.inf else f"{v:.1f}") + unit
+def _max(v):
+    """max of finite values; nan for an empty window (a short synthetic scenario
+    makes the bar fail instead of crashing the report)."""
+    v = np.asarray(v, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(v.max()) if len(v) else math.nan
+
+
+def _median(v):
+    v = np.asarray(v, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if len(v) else math.nan
 
 
 def _le(name, scen, v, lim, unit, detail=""):
@@ -75,8 +85,7 @@ def steady(res, target, cc):
 
 def _contrast(m, a0, a1, b0, b1):
     """median short-term in (a0, a1] minus median short-term in (b0, b1]."""
-    return float(np.median(_w(m.t_s, m.short_term_lufs, a0, a1))
-                 - np.median(_w(m.t_s, m.short_term_lufs, b0, b1)))
+    return _median(_w(m.t_s, m.short_term_lufs, a0, a1)) - _median(_w(m.t_s, m.short_term_lufs, b0, b1))
 
 
 def quiet_ending(res, target, cc):
@@ -108,8 +117,8 @@ def quiet_intro_drop(res, target, cc):
     settle = settle_time_s(res.m_out, k["drop"], target)
     lim = _w(res.r.t_s, res.r.limiter_gr_max_db, k["drop"], k["drop"] + 0.8)
     return [
-        _le("drop: momentary max in first 0.8 s", n, float(mom.max()), target + 3, " LUFS",
-            f"limiter up to {lim.max():.1f} dB GR meanwhile"),
+        _le("drop: momentary max in first 0.8 s", n, _max(mom), target + 3, " LUFS",
+            f"limiter up to {_max(lim):.1f} dB GR meanwhile"),
         _le("drop: time until 90 % of 10 s within +-1.5 LU (short-term)", n, settle, 5.0, " s"),
     ]
 
@@ -124,8 +133,8 @@ def talk_song_talk(res, target, cc):
     t2 = cc.compare(f"{n}: talk 2 out", seg(y, fs, k["talk2"], k["end"]), fs)
     song = cc.compare(f"{n}: song out", seg(y, fs, k["song"], k["talk2"]), fs)
     return [
-        _le("song: momentary max in first 1 s", n, float(mom.max()), target + 3, " LUFS",
-            f"limiter up to {lim.max():.1f} dB GR meanwhile"),
+        _le("song: momentary max in first 1 s", n, _max(mom), target + 3, " LUFS",
+            f"limiter up to {_max(lim):.1f} dB GR meanwhile"),
         _ge("talk after song: integrated over first 3 s", n, first3, target - 5, " LUFS"),
         _within("talk 1: integrated", n, t1, target, 2.0, " LUFS"),
         _within("talk 2: integrated", n, t2, target, 2.0, " LUFS", f"song integrated {song:.1f} LUFS"),
@@ -136,13 +145,13 @@ def pause(res, target, cc):
     n, k, fs = res.sc.name, res.sc.marks, res.sc.fs
     mom = _w(res.m_out.t_s, res.m_out.momentary_lufs, k["return"], k["return"] + 1.0)
     st = _w(res.m_out.t_s, res.m_out.short_term_lufs, k["return"] + 3.0, k["return"] + 6.0)
-    worst = float(st[np.argmax(np.abs(st - target))])
+    worst = float(st[np.argmax(np.abs(st - target))]) if len(st) else math.nan
     g = _w(res.r.t_s, res.r.leveler_gain_db, k["pause"] - 0.1, k["return"])
     bars = [
-        _le("return: momentary max in first 1 s", n, float(mom.max()), target + 2, " LUFS",
-            f"leveler gain {g[0]:.1f} dB at the pause -> {g.max():.1f} dB max during it"),
+        _le("return: momentary max in first 1 s", n, _max(mom), target + 2, " LUFS",
+            f"leveler gain {g[0]:.1f} dB at the pause -> {_max(g):.1f} dB max during it"),
         _within("return: short-term 3-6 s after (worst value)", n, worst, target, 1.0, " LUFS",
-                f"range {st.min():.1f}..{st.max():.1f}"),
+                f"range {-_max(-st):.1f}..{_max(st):.1f}"),
     ]
     if res.sc.info.get("noise_dbfs") is not None:
         # skip the first 2 s (the song's 3 s windows and release) and the last 0.5 s
@@ -158,8 +167,8 @@ def buildup_drop(res, target, cc):
     n, k = res.sc.name, res.sc.marks
 
     def fig(m):
-        drop = float(np.median(_w(m.t_s, m.short_term_lufs, k["drop"] + 3.0, k["drop"] + 13.0)))
-        build_max = float(_w(m.t_s, m.short_term_lufs, k["build"] + 3.0, k["drop"]).max())
+        drop = _median(_w(m.t_s, m.short_term_lufs, k["drop"] + 3.0, k["drop"] + 13.0))
+        build_max = _max(_w(m.t_s, m.short_term_lufs, k["build"] + 3.0, k["drop"]))
         return drop, build_max
     d_in, b_in = fig(res.m_in)
     d_out, b_out = fig(res.m_out)
@@ -183,7 +192,7 @@ def crossfade_down(res, target, cc):
     st = _w(res.m_out.t_s, res.m_out.short_term_lufs, k["fade_end"], k["end"])
     return [
         _within("quiet song B integrated, from 10 s after the fade", n, b, target, 1.5, " LUFS"),
-        _le("short-term max after the fade", n, float(st.max()), target + 2, " LUFS"),
+        _le("short-term max after the fade", n, _max(st), target + 2, " LUFS"),
     ]
 
 
@@ -191,15 +200,14 @@ def crossfade_up(res, target, cc):
     n, k = res.sc.name, res.sc.marks
     st = _w(res.m_out.t_s, res.m_out.short_term_lufs, k["fade_end"], k["fade_end"] + 5.0)
     during = _w(res.m_out.t_s, res.m_out.short_term_lufs, k["fade"], k["fade_end"])
-    return [_le("short-term max in the 5 s after the fade", n, float(st.max()), target + 2, " LUFS",
-                f"max during the fade {during.max():.1f} LUFS")]
+    return [_le("short-term max in the 5 s after the fade", n, _max(st), target + 2, " LUFS",
+                f"max during the fade {_max(during):.1f} LUFS")]
 
 
 def cold_start(res, target, cc):
     n = res.sc.name
     mom = _w(res.m_out.t_s, res.m_out.momentary_lufs, 0.0, 1.0)
-    mom = mom[np.isfinite(mom)]
-    return [_le("momentary max in first 1 s", n, float(mom.max()), target + 3, " LUFS",
+    return [_le("momentary max in first 1 s", n, _max(mom), target + 3, " LUFS",
                 f"input integrated {res.m_in.integrated_lufs:.1f} LUFS")]
 
 
@@ -226,7 +234,7 @@ def pumping(res, target, cc):
     swing, _ = kick_swing_db(res.sc.x, res.r.y, res.sc.fs, res.sc.info["period_s"])
     lev = _w(res.r.t_s, res.r.leveler_gain_db, 10.0, res.sc.dur_s)
     return [_le("kick-synchronous gain swing (2-8 kHz noise)", n, swing, 2.0, " dB",
-                f"leveler gain {lev.min():.1f}..{lev.max():.1f} dB after 10 s (100 ms snapshots)")]
+                f"leveler gain {-_max(-lev):.1f}..{_max(lev):.1f} dB after 10 s (100 ms snapshots)")]
 
 
 EVALUATORS = {

@@ -245,11 +245,21 @@ def dev_scenarios(src: dict, fs: int = 48000) -> list:
     return out
 
 
+# Integrated loudness of the development excerpts as shipped (measured with
+# our meter on get-dev-music.sh's 45 s mastered/ files); the unmastered/
+# copies are all about -20 LUFS.  Synthetic stand-ins take these levels so a
+# scenario that uses a track "as shipped" (steady, cold start) stays loud.
+DEV_MASTERED_LUFS = {"fb_duo": -15.6, "fb_intro": -15.4, "fb_main": -14.2,
+                     "lincity_01": -9.7, "lincity_02": -20.9, "lincity_03": -19.7}
+
+
 def synthetic_sources(fs: int = 48000, dur_s: float = 45.0) -> dict:
-    """Stand-ins for every role in ``dev_scenarios``: pink noise for music,
-    tone bursts (0.3 s on / 0.2 s off) for talk.  No files, no espeak-ng."""
+    """Stand-ins for every role in ``dev_scenarios``: pink noise for music (at
+    each track's shipped level), tone bursts (0.3 s on / 0.2 s off) for talk.
+    No files, no espeak-ng."""
     noise = S.pink_noise(dur_s, fs, -20.0, seed=1)
-    src = {f"{kind}/{n}": noise for kind in ("mastered", "unmastered") for n in S.DEV_TRACKS}
+    src = {f"mastered/{n}": set_lufs(noise, fs, lufs) for n, lufs in DEV_MASTERED_LUFS.items()}
+    src.update({f"unmastered/{n}": set_lufs(noise, fs, -20.0) for n in S.DEV_TRACKS})
     src["talk1"] = src["talk2"] = S.tone_bursts(dur_s, fs, 500.0, 0.3, 0.2)
     return src
 
