@@ -59,3 +59,16 @@ def plot_scenario(res, bars, target_lufs: float, path, dpi: int = 100) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
+    _shrink_png(path)
+
+
+def _shrink_png(path, colors: int = 64) -> None:
+    """A 64-colour palette is indistinguishable for line plots and a third the
+    size: these PNGs are committed."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(path) as im:
+        q = im.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
+    q.save(path, optimize=True)
