@@ -22,13 +22,17 @@ def main(argv=None) -> int:
     ap.add_argument("--intensity", type=float, default=5.0)
     ap.add_argument("--target", type=float, default=-14.0)
     ap.add_argument("--ceiling", type=float, default=-1.0)
+    ap.add_argument("--before", default=None,
+                    help="results.json of an earlier run, shown as a 'before' column "
+                         "(default: OUT/before.json if present)")
     ap.add_argument("--strict", action="store_true", help="exit 1 if any bar fails")
     a = ap.parse_args(argv)
     from bench.scenarios.run import run_all
     from bench.scenarios.sources import MissingMaterial
     try:
+        before = a.before or Path(a.out) / "before.json"
         bars = run_all(Path(a.out), a.music, tuple(a.only), a.intensity, a.target, a.ceiling,
-                       with_dev_set=not a.no_dev_set)
+                       with_dev_set=not a.no_dev_set, before_json=before)
     except MissingMaterial as e:
         print(f"scenarios: {e}", file=sys.stderr)
         return 2
