@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 
-.PHONY: venv demo test bench report clean
+.PHONY: venv demo test bench report scenarios clean
 
 $(BIN)/masterbox: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,19 @@ bench: venv
 
 report: venv
 	$(BIN)/python bench/report.py --out report
+
+# Live-moment scenarios (issue 9): needs the development music and espeak-ng.
+# The music comes from ../shared/material/get-dev-music.sh, which is optional:
+# without ../shared, fetch the music some other way into $(MUSIC_DIR).
+MUSIC_DIR ?= $(HOME)/.cache/masterbox-music
+GET_MUSIC := ../shared/material/get-dev-music.sh
+scenarios: venv
+	@if [ ! -s "$(MUSIC_DIR)/unmastered/lincity_03.wav" ]; then \
+	  if [ -f "$(GET_MUSIC)" ]; then bash $(GET_MUSIC) "$(MUSIC_DIR)"; \
+	  else echo "scenarios: no music in $(MUSIC_DIR) and no $(GET_MUSIC) (../shared is optional;"\
+	    "get it, or put get-dev-music.sh's output in MUSIC_DIR)"; exit 2; fi; fi
+	@command -v espeak-ng >/dev/null || { echo "scenarios: espeak-ng missing (apt-get install espeak-ng)"; exit 2; }
+	$(BIN)/python -m bench.scenarios --music "$(MUSIC_DIR)" --out docs/scenarios $(SCENARIO_ARGS)
 
 clean:
 	rm -rf $(VENV) .numba-cache demo-out report ci-arm64
