@@ -21,6 +21,29 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 
+def _dispatch_floor_us(runs: int) -> float:
+    """Median cost of calling an empty numba kernel with the chain's 8
+    arguments: what no kernel change can remove."""
+    import numba
+
+    @numba.njit(nogil=True)
+    def empty(x, y, n, n0, w, a, ia, lay):
+        return n
+
+    x = np.zeros((0, 2), dtype=np.float32)
+    w = np.zeros((4096, 2))
+    a = np.zeros(10)
+    ia = np.zeros(10, dtype=np.int64)
+    empty(x, x, 0, 0, w, a, ia, ia)
+    reps = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        for _k in range(20000):
+            empty(x, x, 0, 0, w, a, ia, ia)
+        reps.append((time.perf_counter() - t) / 20000 * 1e6)
+    return float(np.median(reps))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", action="store_true")
@@ -74,6 +97,22 @@ def main() -> int:
         "pedalboard_rtf": audio_s / float(np.median(t_theirs)),
     }
     res["ratio"] = res["masterbox_rtf"] / res["pedalboard_rtf"]
+    # fixed cost per block: a call with n = 0 (Python dispatch + the kernel's
+    # per-block set-up, no samples) and with 1 frame
+    ch = dsp.Chain(fs, params)
+    z = np.zeros((0, 2), dtype=np.float32)
+    one = np.ascontiguousarray(x[:1])
+    y1 = np.empty((1, 2), dtype=np.float32)
+    for label, arr, out in (("fixed_us_n0", z, z.copy()), ("fixed_us_n1", one, y1)):
+        reps = []
+        for _ in range(a.runs):
+            t = time.perf_counter()
+            for _k in range(20000):
+                ch.process_into(arr, out)
+            reps.append((time.perf_counter() - t) / 20000 * 1e6)
+        res[label] = float(np.median(reps))
+    # the floor: numba's dispatch of an empty kernel with the same arguments
+    res["dispatch_floor_us"] = _dispatch_floor_us(a.runs)
     res["masterbox_us_per_block"] = float(np.median(t_ours)) / nb * 1e6
     res["pedalboard_us_per_block"] = float(np.median(t_theirs)) / nb * 1e6
     if a.json:
@@ -82,7 +121,8 @@ def main() -> int:
         print(f"block {blk}: masterbox {res['masterbox_rtf']:.0f}x real time "
               f"({res['masterbox_us_per_block']:.1f} us/block), pedalboard "
               f"{res['pedalboard_rtf']:.0f}x ({res['pedalboard_us_per_block']:.1f} us/block), "
-              f"ratio {res['ratio']:.2f}")
+              f"ratio {res['ratio']:.2f}; fixed per block {res['fixed_us_n0']:.2f} us "
+              f"(1 frame {res['fixed_us_n1']:.2f} us; empty-kernel dispatch {res['dispatch_floor_us']:.2f} us)")
     return 0
 
 

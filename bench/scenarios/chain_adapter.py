@@ -45,6 +45,7 @@ def render_with_traces(x: np.ndarray, fs: int, genre: str = "pop", intensity: fl
     xin[:n] = x
     out = np.empty_like(xin)
     lev, lim, lim_max, comp = [], [], [], []
+    gr_reader = chain.gr_reader()          # this trace's own "max since my last read"
     for s in range(0, n + lat, hop):
         e = min(n + lat, s + hop)
         for b in range(s, e, block):
@@ -54,7 +55,7 @@ def render_with_traces(x: np.ndarray, fs: int, genre: str = "pop", intensity: fl
             snap = chain.snapshot()
             lev.append(snap.leveler_gain_db)
             lim.append(snap.limiter_gr_db)
-            lim_max.append(getattr(snap, "limiter_gr_max_db", snap.limiter_gr_db))
+            lim_max.append(gr_reader.max_since_last_read_db())
             comp.append(tuple(snap.comp_gr_db))
     return Rendered(y=np.ascontiguousarray(out[lat:]), t_s=(np.arange(len(lev)) + 1) * TRACE_HOP_S,
                     leveler_gain_db=np.array(lev), limiter_gr_db=np.array(lim),
