@@ -162,7 +162,7 @@ def _before_cell(before, b):
         return "-"
     v, ok, _ = before[(b.scenario, b.bar)]
     v = math.nan if v is None else v
-    return f"{_v(v, 2 if abs(v) < 0.1 else 1)} {'PASS' if ok else 'FAIL'}"
+    return f"{_v(v, 2)} {'PASS' if ok else 'FAIL'}"
 
 
 def write_report(out_dir: Path, results, all_bars, dev_rows, cc, settings, before=None) -> None:
@@ -188,7 +188,7 @@ def write_report(out_dir: Path, results, all_bars, dev_rows, cc, settings, befor
     ]
     for b in all_bars:
         prev = f" {_before_cell(before, b)} |" if before else ""
-        lines.append(f"| {b.scenario} | {b.bar} |{prev} {_v(b.value, 2 if abs(b.value) < 0.1 else 1)} | "
+        lines.append(f"| {b.scenario} | {b.bar} |{prev} {_v(b.value, 2)} | "
                      f"{b.limit} | {'PASS' if b.ok else '**FAIL**'} | {b.detail} |")
     lines += ["", "## Scenarios", "",
               "| scenario | genre | length (s) | in LUFS | out LUFS | in LRA | out LRA | "
