@@ -157,6 +157,19 @@ def load_before_traces(path) -> dict:
     return out
 
 
+def _differs(prev, res):
+    """``prev`` if it differs from this run (an identical dashed line only hides
+    today's), else None."""
+    if prev is None:
+        return None
+    now = scenario_traces(res)
+    for k in ("out_short_term_lufs", "leveler_gain_db"):
+        a, b = np.asarray(prev[k]), np.round(np.asarray(now[k], dtype=np.float64), 2)
+        if a.shape != b.shape or not np.allclose(a, b, atol=0.011, equal_nan=True):
+            return prev
+    return None
+
+
 def _before_cell(before, b):
     if (b.scenario, b.bar) not in before:
         return "-"
@@ -254,7 +267,7 @@ def run_all(out_dir: Path, music_dir=None, only=(), intensity=5.0, target_lufs=-
         t = time.perf_counter()
         res = run_scenario(sc, cc, intensity, target_lufs, ceiling_dbtp)
         plot_scenario(res, res.bars, target_lufs, out_dir / f"{sc.name}.png",
-                      before=prev_traces.get(sc.name))
+                      before=_differs(prev_traces.get(sc.name), res))
         results.append(res)
         all_bars += res.bars
         log(f"{sc.name}: {sc.dur_s:.0f} s rendered and measured in {time.perf_counter() - t:.1f} s")
