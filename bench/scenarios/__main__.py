@@ -25,6 +25,9 @@ def main(argv=None) -> int:
     ap.add_argument("--before", default=None,
                     help="results.json of an earlier run, shown as a 'before' column "
                          "(default: OUT/before.json if present)")
+    ap.add_argument("--before-traces", default=None,
+                    help="traces.npz of an earlier run, drawn dashed in the plots "
+                         "(default: OUT/before_traces.npz if present)")
     ap.add_argument("--strict", action="store_true", help="exit 1 if any bar fails")
     a = ap.parse_args(argv)
     from bench.scenarios.run import run_all
@@ -32,7 +35,8 @@ def main(argv=None) -> int:
     try:
         before = a.before or Path(a.out) / "before.json"
         bars = run_all(Path(a.out), a.music, tuple(a.only), a.intensity, a.target, a.ceiling,
-                       with_dev_set=not a.no_dev_set, before_json=before)
+                       with_dev_set=not a.no_dev_set, before_json=before,
+                       before_traces=a.before_traces or Path(a.out) / "before_traces.npz")
     except MissingMaterial as e:
         print(f"scenarios: {e}", file=sys.stderr)
         return 2

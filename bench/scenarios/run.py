@@ -124,12 +124,58 @@ def load_before(path) -> dict:
     return {(b["scenario"], b["bar"]): (b["value"], b["ok"], commit) for b in js["bars"]}
 
 
+TRACE_FIELDS = ("t_s", "in_momentary_lufs", "in_short_term_lufs", "out_momentary_lufs",
+                "out_short_term_lufs", "leveler_gain_db", "limiter_gr_max_db", "comp_gr_max_db")
+
+
+def scenario_traces(res) -> dict:
+    """The 100 ms series of one result, float32, for traces.npz."""
+    return {"t_s": res.m_out.t_s, "in_momentary_lufs": res.m_in.momentary_lufs,
+            "in_short_term_lufs": res.m_in.short_term_lufs,
+            "out_momentary_lufs": res.m_out.momentary_lufs,
+            "out_short_term_lufs": res.m_out.short_term_lufs,
+            "leveler_gain_db": res.r.leveler_gain_db, "limiter_gr_max_db": res.r.limiter_gr_max_db,
+            "comp_gr_max_db": res.r.comp_gr_db.max(axis=1)}
+
+
+def save_traces(path: Path, results) -> None:
+    # rounded to 0.01 (dB, LU, s): plenty for plots, and it compresses to a third
+    np.savez_compressed(path, **{f"{r.sc.name}/{k}": np.round(np.asarray(v, dtype=np.float64), 2)
+                                 .astype(np.float32)
+                                 for r in results for k, v in scenario_traces(r).items()})
+
+
+def load_before_traces(path) -> dict:
+    """scenario name -> {field: array} from an earlier run's traces.npz ({} if none)."""
+    if not path or not Path(path).is_file():
+        return {}
+    out: dict = {}
+    with np.load(path) as z:
+        for key in z.files:
+            name, field_name = key.split("/", 1)
+            out.setdefault(name, {})[field_name] = z[key].astype(np.float64)
+    return out
+
+
+def _differs(prev, res):
+    """``prev`` if it differs from this run (an identical dashed line only hides
+    today's), else None."""
+    if prev is None:
+        return None
+    now = scenario_traces(res)
+    for k in ("out_short_term_lufs", "leveler_gain_db"):
+        a, b = np.asarray(prev[k]), np.round(np.asarray(now[k], dtype=np.float64), 2)
+        if a.shape != b.shape or not np.allclose(a, b, atol=0.011, equal_nan=True):
+            return prev
+    return None
+
+
 def _before_cell(before, b):
     if (b.scenario, b.bar) not in before:
         return "-"
     v, ok, _ = before[(b.scenario, b.bar)]
     v = math.nan if v is None else v
-    return f"{_v(v, 2 if abs(v) < 0.1 else 1)} {'PASS' if ok else 'FAIL'}"
+    return f"{_v(v, 2)} {'PASS' if ok else 'FAIL'}"
 
 
 def write_report(out_dir: Path, results, all_bars, dev_rows, cc, settings, before=None) -> None:
@@ -155,7 +201,7 @@ def write_report(out_dir: Path, results, all_bars, dev_rows, cc, settings, befor
     ]
     for b in all_bars:
         prev = f" {_before_cell(before, b)} |" if before else ""
-        lines.append(f"| {b.scenario} | {b.bar} |{prev} {_v(b.value, 2 if abs(b.value) < 0.1 else 1)} | "
+        lines.append(f"| {b.scenario} | {b.bar} |{prev} {_v(b.value, 2)} | "
                      f"{b.limit} | {'PASS' if b.ok else '**FAIL**'} | {b.detail} |")
     lines += ["", "## Scenarios", "",
               "| scenario | genre | length (s) | in LUFS | out LUFS | in LRA | out LRA | "
@@ -202,9 +248,10 @@ def _j(v):
 
 
 def run_all(out_dir: Path, music_dir=None, only=(), intensity=5.0, target_lufs=-14.0,
-            ceiling_dbtp=-1.0, with_dev_set=True, before_json=None, log=print):
+            ceiling_dbtp=-1.0, with_dev_set=True, before_json=None, before_traces=None, log=print):
     """Everything ``make scenarios`` does; returns the list of Bar.  With
-    ``before_json`` (an earlier run's results.json) the table shows both."""
+    ``before_json`` (an earlier run's results.json) the table shows both; with
+    ``before_traces`` (its traces.npz) the plots do."""
     from .builders import dev_scenarios, dev_sources
     from .plots import plot_scenario
     t_start = time.perf_counter()
@@ -214,11 +261,13 @@ def run_all(out_dir: Path, music_dir=None, only=(), intensity=5.0, target_lufs=-
     if only:
         scenarios = [s for s in scenarios if s.name in only or s.kind in only]
     cc = CrossCheck()
+    prev_traces = load_before_traces(before_traces)
     results, all_bars = [], []
     for sc in scenarios:
         t = time.perf_counter()
         res = run_scenario(sc, cc, intensity, target_lufs, ceiling_dbtp)
-        plot_scenario(res, res.bars, target_lufs, out_dir / f"{sc.name}.png")
+        plot_scenario(res, res.bars, target_lufs, out_dir / f"{sc.name}.png",
+                      before=_differs(prev_traces.get(sc.name), res))
         results.append(res)
         all_bars += res.bars
         log(f"{sc.name}: {sc.dur_s:.0f} s rendered and measured in {time.perf_counter() - t:.1f} s")
@@ -241,6 +290,7 @@ def run_all(out_dir: Path, music_dir=None, only=(), intensity=5.0, target_lufs=-
     settings = {"commit": _git_rev(), "intensity": intensity, "target_lufs": target_lufs,
                 "ceiling_dbtp": ceiling_dbtp, "fs_hz": 48000}
     write_report(out_dir, results, all_bars, dev_rows, cc, settings, load_before(before_json))
+    save_traces(out_dir / "traces.npz", results)
     log(f"{sum(b.ok for b in all_bars)} of {len(all_bars)} bars pass; "
         f"report in {out_dir} ({time.perf_counter() - t_start:.0f} s)")
     return all_bars

@@ -51,7 +51,7 @@ def frames(dur_s: float, fs: int) -> int:
 
 def excerpt(src: np.ndarray, fs: int, start_s: float, dur_s: float) -> np.ndarray:
     """``dur_s`` of ``src`` from ``start_s``, looping the source if it is too short
-    (loop joins get a 10 ms crossfade so they do not click)."""
+    (a loop join is a 10 ms fade out and in, so it does not click)."""
     src = stereo(src)
     n = frames(dur_s, fs)
     s0 = frames(start_s, fs) % len(src)
