@@ -73,3 +73,11 @@ def kernel(fn):
     and x86 == arm64 bit identity.
     """
     return numba.njit(cache=CACHE_ENABLED, nogil=True)(fn)
+
+
+def helper(fn):
+    """Decorate a small per-sample helper (a biquad tick, an index, a
+    sub-kernel step): like ``kernel``, and inlined into its caller at numba's
+    IR level.  Measured: left to LLVM, calls across these small functions
+    were not inlined and cost the chain 2-3x its time per frame."""
+    return numba.njit(cache=CACHE_ENABLED, nogil=True, inline="always")(fn)

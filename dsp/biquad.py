@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 
 from . import params as P
-from ._jit import kernel
+from ._jit import helper, kernel
 
 CR = P.CONTROL_PERIOD
 
 
-@kernel
+@helper
 def biquad_tick(c, co, z, zo, x):
     """One sample through the TDF-II biquad ``c[co:co+5]``, state ``z[zo:zo+2]``."""
     y = c[co] * x + z[zo]
@@ -43,14 +43,14 @@ def smooth_params(tgt, cur, k):
     return moving
 
 
-@kernel
+@helper
 def amount(intensity):
     """Macro depth for the stages: 0 at intensity 0, 1 at 5 (the preset's
     nominal setting), 2 at 10."""
     return min(max(intensity, 0.0), 10.0) / 5.0
 
 
-@kernel
+@helper
 def tick_coef(time_ms, fs):
     """One-pole coefficient for a time constant sampled once per control tick."""
     return math.exp(-CR / (max(time_ms, 0.01) * 1e-3 * fs))

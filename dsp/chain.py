@@ -89,9 +89,9 @@ def chain_block(x_in, y_out, n, n0, work, a, ia, lay):
     sub_n = int(cst[C_SUB_N])
     guard.block(x_in, work, n, a, lay, B_GUARD)
     eq.block(work, n, n0, fs, tgt, a, lay, B_EQ)
-    out_short = meters.short_term_or_floor(a, lay, B_METER)
+    out_pow = meters.last_subblock_power(a, lay, B_METER)
     lim_slow_gr = region(a, lay, B_LIM1 + limiter.ST)[limiter.SLOW_GR_DB]
-    leveler.block(work, n, n0, tgt, sub_n, out_short, lim_slow_gr, a, lay, B_LEV)
+    leveler.block(work, n, n0, tgt, sub_n, out_pow, lim_slow_gr, fs, a, lay, B_LEV)
     multiband.block(work, n, n0, fs, tgt, a, lay, B_MB)
     stereo.block(work, n, n0, fs, tgt, a, lay, B_ST)
     ceiling = tgt[P.CEILING_DBTP]
@@ -113,7 +113,10 @@ class MeterSnapshot:
     lra_lu: float
     true_peak_dbtp: float          # max since start
     leveler_gain_db: float
-    leveler_input_short_lufs: float  # the leveler's view of the input (3 s)
+    leveler_input_short_lufs: float  # the leveler's view of the input (3 s, gated)
+    leveler_reference_lufs: float  # the programme loudness it levels to
+    leveler_paused: bool           # input silent: gain frozen
+    target_unreachable: bool       # the gain sits at a limit and the target is missed
     comp_gr_db: tuple              # per band, current
     limiter_gr_db: float           # current, main + safety
     limiter_gr_max_db: float       # max over the last GR_WINDOW_S, main + safety
@@ -230,6 +233,10 @@ class Chain:
         what the live callback calls.
         """
         n = x.shape[0]
+        if n > MAX_BLOCK or out.shape[0] < n:
+            # the kernel writes rows 0..n-1 of a MAX_BLOCK work buffer: a
+            # longer block would write past it
+            raise ValueError(f"block of {n} frames: at most {MAX_BLOCK}, and out as long as x")
         chain_block(x, out, n, self._n0, self._work, self._arena.f, self._arena.i, self._arena.lay)
         self._n0 += n
 
@@ -262,6 +269,9 @@ class Chain:
             true_peak_dbtp=m["true_peak_dbtp"],
             leveler_gain_db=lev["leveler_gain_db"],
             leveler_input_short_lufs=lev["leveler_in_short_lufs"],
+            leveler_reference_lufs=lev["leveler_reference_lufs"],
+            leveler_paused=lev["leveler_paused"],
+            target_unreachable=lev["target_unreachable"],
             comp_gr_db=multiband.read(v("mb"))["comp_gr_db"],
             limiter_gr_db=limiter.gr_db(v("lim1")) + limiter.gr_db(v("lim2")),
             limiter_gr_max_db=gr_max,
@@ -309,6 +319,8 @@ def default_params() -> np.ndarray:
         p[o:o + 5] = (0.0, 2.0, 6.0, 10.0, 100.0)
     p[P.WIDTH] = 1.0
     p[P.LIMITER_RELEASE_MS] = 100.0
+    p[P.LEV_LEVELLING] = 0.8
+    p[P.LEV_CHANGE_LU] = 12.0
     return p
 
 

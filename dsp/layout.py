@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._jit import kernel
+from ._jit import helper, kernel
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Region:
     integer: bool = False
 
 
-@kernel
+@helper
 def region(arena, lay, r):
     """1-D view of region ``r`` (global number) of ``arena``."""
     o = lay[2 * r]

@@ -24,6 +24,8 @@ WIDTH = 51             # side gain at intensity 5 (1 = unchanged)
 MONO_BELOW_HZ = 52     # side high-pass: mono bass below this
 LIMITER_RELEASE_MS = 53
 BYPASS_MATCH_DB = 54    # dry-path gain while bypassed (loudness-matched A/B); 0 = none
-N_PARAMS = 55
+LEV_LEVELLING = 55     # genre's macro-levelling factor (x intensity / 5): 0 keeps shapes
+LEV_CHANGE_LU = 56     # a passage this far from the reference may be a new programme
+N_PARAMS = 57
 
 CONTROL_PERIOD = 32    # samples between control ticks, on the global sample grid

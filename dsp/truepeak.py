@@ -11,7 +11,7 @@ being the previous block's last ones; ``us``: per channel and phase
 """
 from __future__ import annotations
 
-from ._jit import kernel
+from ._jit import helper, kernel
 from .design import TRUE_PEAK_FIR, TRUE_PEAK_TAPS, TRUE_PEAK_DELAY  # noqa: F401
 
 MAX_BLOCK = 4096
@@ -79,19 +79,19 @@ def oversample_commit(xs, n):
             xs[xo + j] = xs[xo + n + j]
 
 
-@kernel
+@helper
 def upsampled(us, ch, p, i):
     """Phase ``p`` of interpolated output ``i`` of channel ``ch``."""
     return us[(4 * ch + p) * MAX_BLOCK + i]
 
 
-@kernel
+@helper
 def delayed_input(xs, ch, i):
     """The input sample the phases of output ``i`` surround: x[i - 6]."""
     return xs[ch * XS_ROW + HIST + i - TRUE_PEAK_DELAY]
 
 
-@kernel
+@helper
 def parabola_peak(a, b, c):
     """Peak magnitude of the parabola through (-1,a),(0,b),(1,c) if b is a
     local extremum of |.| (capped at 1.25|b|), else |b|.

@@ -8,30 +8,30 @@ from __future__ import annotations
 
 import math
 
-from ._jit import kernel
+from ._jit import helper, kernel
 
 LUFS_OFFSET_DB = -0.691     # BS.1770-4 eq. 2: K-weighting's 1 kHz gain correction
 NEG_INF_LUFS = -200.0       # "no measurement yet" inside kernels (no inf in state)
 
 
-@kernel
+@helper
 def power_to_lufs(power):
     """Mean-square K-weighted power (channel sum) -> LUFS (BS.1770-4 eq. 2)."""
     return LUFS_OFFSET_DB + 10.0 * math.log10(power)
 
 
-@kernel
+@helper
 def lufs_to_power(lufs):
     """Inverse of ``power_to_lufs``."""
     return 10.0 ** ((lufs - LUFS_OFFSET_DB) / 10.0)
 
 
-@kernel
+@helper
 def db_to_gain(db):
     return 10.0 ** (db / 20.0)
 
 
-@kernel
+@helper
 def gain_to_db(gain):
     return 20.0 * math.log10(gain)
 

@@ -449,5 +449,7 @@ class AudioEngine:
                       limiter_gr_db=round(s.limiter_gr_max_db, 2),
                       comp_gr_db=[round(v, 2) for v in s.comp_gr_db],
                       leveler_gain_db=round(s.leveler_gain_db, 2),
+                      leveler_paused=s.leveler_paused,
+                      target_unreachable=s.target_unreachable,
                       nonfinite_samples=s.nonfinite_samples)
         return st

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
@@ -51,12 +52,33 @@ def cmd_render(a) -> int:
           f"target {target:g} LUFS, ceiling {ceiling:g} dBTP]")
     for line in res.summary_lines(target, ceiling):
         print("  " + line)
+    warn = target_warning(res, target, intensity)
+    if warn:
+        print(warn, file=sys.stderr)
     if a.report:
         from .report import write_report
         write_report(res, a.report, f"{preset.name} @ {intensity:g}", target, ceiling,
                      preset.data["adaptive"]["target_db"])
         print(f"  report     {a.report}")
     return 0
+
+
+def target_warning(res, target_lufs: float, intensity: float) -> str:
+    """One line when the output misses the target by more than 1 LU (never a
+    silent miss): why, when the leveler's range is the reason."""
+    from dsp.stages.leveler import MAX_BOOST_DB, MAX_CUT_DB
+    out = res.out_integrated_lufs
+    if intensity <= 0 or not math.isfinite(out) or abs(out - target_lufs) <= 1.0:
+        return ""
+    line = (f"warning: target {target_lufs:g} LUFS not reached: the output is {out:.1f} LUFS "
+            f"({out - target_lufs:+.1f} LU)")
+    need = target_lufs - res.in_integrated_lufs
+    if math.isfinite(need) and not (MAX_CUT_DB <= need <= MAX_BOOST_DB):
+        line += (f"; it needs {need:+.1f} dB from the input ({res.in_integrated_lufs:.1f} LUFS), "
+                 f"beyond the leveler's {MAX_CUT_DB:+g}..{MAX_BOOST_DB:+g} dB")
+    else:
+        line += "; the preset keeps the programme's dynamics, or the file is short"
+    return line
 
 
 def cmd_presets(a) -> int:

@@ -46,8 +46,11 @@ SCHEMA = {
                                          "release_ms": (10.0, 5000.0)})},
     "stereo": {"width": (0.0, 2.0), "mono_below_hz": (0.0, 300.0)},
     "limiter": {"release_ms": (5.0, 1000.0)},
+    "leveler": {"levelling": (0.0, 2.0), "programme_change_lu": (6.0, 40.0)},
 }
-OPTIONAL = {"inherit"}
+OPTIONAL = {"inherit", "leveler"}
+# a preset without a leveler section (user presets written before it existed)
+LEVELER_DEFAULTS = {"levelling": 0.8, "programme_change_lu": 12.0}
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,9 @@ def chain_params(preset: Preset, intensity: float, target_lufs: float,
     p[P.WIDTH] = d["stereo"]["width"]
     p[P.MONO_BELOW_HZ] = d["stereo"]["mono_below_hz"]
     p[P.LIMITER_RELEASE_MS] = d["limiter"]["release_ms"]
+    lev = {**LEVELER_DEFAULTS, **d.get("leveler", {})}
+    p[P.LEV_LEVELLING] = lev["levelling"]
+    p[P.LEV_CHANGE_LU] = lev["programme_change_lu"]
     return p
 
 

@@ -396,7 +396,7 @@ def run_leveler(p, x):
     gains = []
 
     def blk(b, n, n0):
-        leveler.block(b, n, n0, p, FS // 10, NEG_INF_LUFS, 0.0, ar.f, ar.lay, base)
+        leveler.block(b, n, n0, p, FS // 10, 0.0, 0.0, float(FS), ar.f, ar.lay, base)
         gains.append(leveler.read(v)["leveler_gain_db"])
     y = run(blk, x, (FS // 10,))
     return y, np.array(gains)
@@ -406,34 +406,32 @@ def momentary(y):
     return naive.momentary_series(y, FS, D.k_weighting(FS))
 
 
-def test_leveler_rises_to_target_then_falls_fast_on_a_loud_change(params):
-    """-30 LUFS pink for 20 s, then +16 LU: the output reaches the target
-    within 1 LU (independent BS.1770 meter) and, after the jump, its
-    momentary loudness comes back under target + 3.5 LU within 3 s; the
-    gain falls several times faster than it rose (issue 9 tightens this)."""
+def test_leveler_acquires_at_once_then_cuts_fast_on_a_loud_change(params):
+    """-30 LUFS pink for 20 s, then +16 LU: the stage's output reaches the
+    target within 1 LU by 1.5 s (independent BS.1770 meter) and, after the
+    jump, its momentary loudness is back within target + 3 LU by 0.5 s."""
     p = params("pop", 5.0, target=-14.0)
     x = np.vstack([at_lufs(pink(20.0), -30.0), at_lufs(pink(10.0, seed=4), -14.0)])
     y, gains = run_leveler(p, x)
     mom = momentary(y)                      # every 100 ms, from 0.4 s
     t = 0.4 + 0.1 * np.arange(len(mom))
-    settled = mom[(t > 15.0) & (t < 20.0)]
-    assert np.all(np.abs(settled - (-14.0)) < 1.0), settled.min()
-    # the gain rose: slowly (more than 1 s to cover 63 % of its way up)
-    assert gains[5] < 0.63 * gains[150]
-    after = mom[(t > 23.0) & (t < 30.0)]
-    assert np.all(after < -14.0 + 3.5), after.max()
-    rise_1s = gains[10 + 60] - gains[60]            # 6 .. 7 s: after acquisition
-    fall_1s = gains[200] - gains[210]               # 20 .. 21 s
-    assert fall_1s > 3 * max(rise_1s, 0.5), (fall_1s, rise_1s)
-    assert np.median(mom[(t > 26.0)]) == pytest.approx(-14.0, abs=1.5)
+    settled = mom[(t > 1.5) & (t < 20.0)]
+    assert np.all(np.abs(settled - (-14.0)) < 1.0), (settled.min(), settled.max())
+    assert gains[100] == pytest.approx(16.0, abs=1.0)
+    after = mom[(t > 20.5) & (t < 30.0)]
+    assert np.all(after < -14.0 + 3.0), after.max()
+    assert np.median(mom[(t > 24.0)]) == pytest.approx(-14.0, abs=1.0)
 
 
 def test_leveler_holds_its_gain_through_silence_below_the_gate(params):
-    """Once its window has drained, digital silence (below the -50 LUFS
-    gate) changes nothing: the gain is frozen, not pushed to maximum."""
+    """Digital silence (below the -50 LUFS gate) freezes the wanted gain at
+    once: the applied gain only glides down toward 0 dB (the room is not
+    pumped up) and never rises."""
     p = params("pop", 5.0, target=-14.0)
     x = np.vstack([at_lufs(pink(12.0), -24.0), np.zeros((8 * FS, 2))])
     _, gains = run_leveler(p, x)
-    frozen = gains[int(16.0 * 10):]          # window (3 s) drained after 15 s
-    assert np.ptp(frozen) < 1e-9
-    assert frozen[0] < leveler.MAX_BOOST_DB - 3.0
+    before = gains[115]
+    assert before == pytest.approx(10.0, abs=1.0)
+    pause = gains[120:]
+    assert np.all(np.diff(pause) <= 1e-9)                     # never up
+    assert pause[-1] <= leveler.PAUSE_GAIN_DB + 0.5           # glided down

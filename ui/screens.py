@@ -79,7 +79,14 @@ def home(st: dict, ui: UiState) -> Image.Image:
     d = ImageDraw.Draw(img)
     genre = str(st.get("genre", "--")).upper()
     tgt = f"{st.get('target_lufs', 0):g}"
-    draw_text(img, (W - 1 - text_width(tgt, SMALL), 1), tgt, SMALL)
+    if st.get("target_unreachable"):
+        # the leveler sits at its limit and the output misses the target:
+        # the target shown inverted (an honest miss, never a silent one)
+        x0 = W - 3 - text_width(tgt, SMALL)
+        d.rectangle((x0, 0, W - 1, 8), fill=1)
+        draw_text(img, (W - 1 - text_width(tgt, SMALL), 1), tgt, SMALL, fill=0)
+    else:
+        draw_text(img, (W - 1 - text_width(tgt, SMALL), 1), tgt, SMALL)
     draw_text(img, (1, 0), fit(genre, W - 4 - text_width(tgt, SMALL)), FONT)
     # intensity: bar + number
     inten = float(st.get("intensity", 0.0))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from .. import params as P
-from .._jit import kernel
+from .._jit import helper, kernel
 from ..biquad import CR, amount, biquad_tick, one_pole_coef, smooth_params
 from ..design import (OCTAVE_CENTRES_HZ, SQRT1_2, design_bandpass, design_highpass,
                       design_highshelf, design_lowshelf, design_peak)
@@ -109,7 +109,7 @@ def adapt_update(cur, ana_pow, adapt, k_adapt):
     adapt[A_HIGH] += k_adapt * (want3 - adapt[A_HIGH])
 
 
-@kernel
+@helper
 def analyse_tick(m, ana_sos, ana_z, ana_pow, k_pow):
     """One mid sample into the octave-band power averages."""
     for b in range(N_OCTAVES):

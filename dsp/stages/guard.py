@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .._jit import kernel
+from .._jit import helper, kernel
 from ..layout import Region, region
 
 CLAMP = 1000.0                      # +60 dBFS
@@ -27,7 +27,7 @@ def init(v) -> None:
     v("st")[:] = 0.0
 
 
-@kernel
+@helper
 def guard_sample(v):
     if not math.isfinite(v):
         return 0.0

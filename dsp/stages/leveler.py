@@ -1,198 +1,448 @@
-"""Leveler (AGC): steers the programme toward the target loudness.
+"""Leveler (AGC) built for live moments: talk between songs, pauses, quiet
+intros and endings, build-ups, crossfades.
 
-window -> gain computer -> apply:
+    gain = target - reference + macro + trim      (dB, clamped)
 
-* window: K-weighted power of the leveler input in 100 ms sub-blocks on
-  the global sample grid, a ring of 30 (the BS.1770 3 s short-term window);
-* gain computer (every 100 ms): feed-forward gain = target - loudness,
-  rising slowly and falling faster, never letting the momentary (400 ms)
-  loudness with the current gain run more than a headroom above target;
-  gated absolutely and relative to a long-term reference; plus a feedback
-  trim on the chain's *output* short-term loudness that corrects what the
-  compressor and limiter take away (bounded, frozen while the limiter works
-  hard or the gain is at its maximum, so it cannot wind up);
-* apply: the gain is interpolated linearly per sample across the sub-block.
+* **reference** (the programme's loudness, LUFS): anchored at the first
+  sound and at every programme change, then *held*: it follows the gated
+  short-term loudness only slowly (a genre- and intensity-scaled dB/s), and
+  only while the music sits within ``programme_change_lu`` of it; passages
+  more than ``HOLD_LU`` below it (quiet endings, breakdowns) leave it in
+  place, bar a slow drift.  A quiet ending is a quiet passage of the same
+  programme, not a new one (issue 9; F2 of shared/LEVELER-NOTES.md; the
+  "window" of Orban / TC P2 / dbx broadcast AGCs).
+* **macro**: the part of a passage's deviation from the reference that is
+  evened out: ``k * (reference - short_term)`` outside a dead band, k =
+  genre levelling x intensity / 10; low intensity keeps shapes.  Rises at
+  most MACRO_UP_DB_S, falls at MACRO_DOWN_DB_S (careful up, quicker down).
+* **trim**: what the compressor and limiter take away, *measured* as the
+  long-term ratio of the leveler's output power to the chain's output power
+  over the same 100 ms sub-blocks.  A ratio, not an error integrator, so it
+  cannot wind up; frozen while paused, bypassed or while the limiter works
+  hard.
+* **programme change up** (a song after talk, a drop after a quiet intro, a
+  cold start): a fast (25 ms) loudness detector sustained 40 ms above the
+  reference + change threshold while the output would run hot: the gain is
+  re-aimed at once, the limiter covering the first tens of ms.
+* **programme change down** (talk after a song): the momentary loudness
+  sustained below the reference - change threshold *and* speech-like
+  (frequent deep dips between words, as Orban's detector looks for
+  syllabic pauses): re-anchor, then rise quickly.  Continuous quiet music
+  (a breakdown) is not a new programme.
+* **pause**: 100 ms sub-blocks below -50 LUFS freeze everything (the gated
+  window, the reference, macro, trim); after PAUSE_HOLD_S the applied gain
+  glides down to at most 0 dB (room noise is not pumped up) and returns
+  within tens of ms to the gain it had, never higher (master_me's brake,
+  Omnia Volt's RTZ).
+* **momentary cap**: the momentary (400 ms) loudness with the gain never
+  runs more than 3 LU above target (more for genres that keep their range:
+  a crescendo is music); releases at most UP_DB_S.
+
+Decisions every 100 ms on the global sample grid; the applied gain glides
+per control tick (32 samples) and is interpolated per sample.
 """
 from __future__ import annotations
 
 import math
 
 from .. import params as P
-from .._jit import kernel
-from ..biquad import biquad_tick
+from .._jit import helper, kernel
+from ..biquad import CR, biquad_tick, one_pole_coef
 from ..design import k_weighting
 from ..layout import Region, region
-from ..units import NEG_INF_LUFS, lufs_to_power, power_to_lufs
+from ..units import NEG_INF_LUFS, db_to_gain, power_to_lufs
 
 MAX_BOOST_DB = 18.0
-MAX_CUT_DB = -12.0
-MAX_TRIM_DB = 6.0
-TRIM_TAU_S = 4.5            # feedback trim integrator time constant
-ABS_GATE_LUFS = -50.0       # never lift anything quieter (a -80 dBFS floor stays put)
-REL_GATE_LU = -20.0         # nor passages this far below the programme's long-term level
-WINDOW = 30                 # sub-blocks of 100 ms: the ~3 s short-term window of BS.1770
-MOMENTARY = 4               # sub-blocks: the 400 ms momentary window
-SUB_S = 0.1                 # sub-block length, s
-ACQUIRE_S = 3.0             # fast acquisition at start
+MAX_CUT_DB = -20.0
+SUB_S = 0.1                 # decision period (a BS.1770 sub-block)
+WINDOW = 30                 # gated sub-blocks in the programme window (3 s)
+MOMENTARY = 4               # sub-blocks in the momentary window (400 ms)
+ABS_GATE_LUFS = -50.0       # below: silence / pause (a -60 dBFS room stays put)
+WINDOW_GATE_LU = -20.0      # sub-blocks this far below the reference skip the window
+HOLD_LU = 10.0              # passages this far below the reference hold it
+HOLD_DRIFT = 0.25           # ... bar a drift at this share of the reference rate
+REF_RATE_DB_S = 0.6         # reference slew at levelling 1, intensity 5
+REF_DEAD_BAND_LU = 0.5      # the reference does not chase smaller deviations
+MACRO_MAX_DB = 12.0
+MACRO_UP_DB_S = 1.0
+MACRO_DOWN_DB_S = 3.0
 MOMENTARY_HEADROOM_LU = 3.0
-LONG_TERM_TAU_S = 20.0      # long-term input reference
-OUT_TAU_S = 8.0             # long-term output power for the trim
+CAP_EXTRA_LU = 8.0          # genres that keep their range get more headroom:
+                            # + CAP_EXTRA_LU x (0.5 - levelling), a crescendo is music
+UP_DB_S = 3.0               # the wanted gain rises at most this fast ...
+ACQUIRE_UP_DB_S = 20.0      # ... except while re-acquiring a new programme
+ACQUIRE_S = 3.0             # after an anchor: the reference follows quickly
+ACQUIRE_TAU_S = 0.5
+FAST_TAU_S = 0.025          # programme-change-up detector
+CHANGE_UP_SUSTAIN_S = 0.04
+CHANGE_DOWN_SUSTAIN_S = 0.6
+DIP_TAU_S = 0.01            # speech detector envelope
+DIP_DEPTH_DB = 15.0         # a swing this deep within 200 ms is a gap between words
+SPEECH_SUB_BLOCKS = 20      # speech detector memory (2 s)
+SPEECH_DIP_SHARE = 0.25     # share of sub-blocks with a dip that means "talk"
+PAUSE_HOLD_S = 0.5
+PAUSE_GAIN_DB = 0.0
+PAUSE_TAU_S = 1.0
+APPLY_TAU_S = 0.05          # applied-gain glide
+FAST_APPLY_TAU_S = 0.005    # ... right after a programme change up
+FAST_APPLY_S = 0.1
+TRIM_TAU_S = 4.0
+MAX_TRIM_DB = 6.0
 TRIM_FREEZE_LIMITER_DB = 3.0
+UNREACHABLE_S = 10.0
+RESERVE_LU = 8.0            # genres that keep their range start a programme
+                            # RESERVE_LU x (0.5 - levelling) under target: a
+                            # classical opening is rarely its loudest passage        # at a gain limit this long with the target missed: report
 
 # regions
-KW_SOS, KW_Z, RING, ST = range(4)
+KW_SOS, KW_Z, RING, MOM, DIPS, ST, K = range(7)
 # ST slots
-ACC = 0             # K-weighted power accumulated over the running sub-block
-RING_POS = 1
-FILLED = 2          # sub-blocks in the ring (<= WINDOW)
-FF_DB = 3           # feed-forward gain
-TRIM_DB = 4        # feedback trim
-G_START = 5         # linear gain at the sub-block's start ...
-G_END = 6           # ... and end
-LONG_TERM_LUFS = 7  # long-term input reference (NEG_INF_LUFS until the gate opens)
-GATED_S = 8         # seconds of gated programme seen
-IN_SHORT_LUFS = 9   # input short-term loudness
-GATE_OPEN = 10
-TOTAL_DB = 11       # total gain applied
-OUT_POWER = 12      # long-term output power (energy mean of short-term)
-N_ST = 13
+ACC = 0             # K-weighted power over the running sub-block
+ACC_TICK = 1        # ... over the running control period
+FAST_POW = 2        # 25 ms loudness detector (power)
+DIP_POW = 3         # 10 ms envelope (power) for the speech detector
+SUB_MAX_DB = 4      # envelope max / min within the running sub-block
+SUB_MIN_DB = 5
+UP_TICKS = 6        # control ticks the change-up condition has held
+RING_POS = 7
+RING_FILLED = 8
+MOM_POS = 9
+DIP_POS = 10
+REF_LUFS = 11       # programme reference; NEG_INF_LUFS before the first sound
+ACQ_LEFT_S = 12
+QUIET_S = 13        # time sustained below reference - change threshold
+SILENT_S = 14
+MACRO_DB = 15
+TRIM_DB = 16
+LEV_OUT_POW = 17    # trim estimator: leveler output power ...
+CHAIN_OUT_POW = 18  # ... and chain output power, long-term
+WANT_DB = 19        # wanted gain (decided every 100 ms)
+APPLIED_DB = 20     # applied gain (glides per tick)
+FAST_LEFT_S = 21
+G_START = 22        # linear gain at the control period's start ...
+G_END = 23          # ... and end
+IN_SHORT_LUFS = 24  # gated short-term loudness of the input (report)
+SPEECH = 25         # speech-likeness 0..1 (report)
+UNREACH_S = 26      # time at a gain limit with the target missed
+PAUSED = 27
+PREV_LEV_OUT = 28   # leveler output power of the previous sub-block (aligned
+                    # with the meter's last completed one)
+PREV_APPLIED_DB = 29
+RESERVE_DB = 30     # headroom kept for louder passages not heard yet
+PREV_SUB_MAX_DB = 31
+PREV_SUB_MIN_DB = 32
+N_ST = 33
+# K slots: per-tick coefficients
+K_FAST, K_DIP, K_APPLY, K_FAST_APPLY, K_PAUSE = range(5)
 
 
 def regions(fs_hz: int):
-    return [Region("kw_sos", 10), Region("kw_z", 8), Region("ring", WINDOW), Region("st", N_ST)]
+    return [Region("kw_sos", 10), Region("kw_z", 8), Region("ring", WINDOW),
+            Region("mom", MOMENTARY), Region("dips", SPEECH_SUB_BLOCKS),
+            Region("st", N_ST), Region("k", 5)]
 
 
 def init(v, fs_hz: int) -> None:
-    v("kw_sos")[:] = k_weighting(float(fs_hz)).ravel()
+    fs = float(fs_hz)
+    v("kw_sos")[:] = k_weighting(fs).ravel()
+    v("k")[:] = [one_pole_coef(FAST_TAU_S, fs, CR), one_pole_coef(DIP_TAU_S, fs, CR),
+                 one_pole_coef(APPLY_TAU_S, fs, CR), one_pole_coef(FAST_APPLY_TAU_S, fs, CR),
+                 one_pole_coef(PAUSE_TAU_S, fs, CR)]
     st = v("st")
+    st[REF_LUFS] = NEG_INF_LUFS
     st[G_START] = st[G_END] = 1.0
-    st[LONG_TERM_LUFS] = NEG_INF_LUFS
+    st[SUB_MAX_DB] = NEG_INF_LUFS
+    st[SUB_MIN_DB] = 0.0
+    st[IN_SHORT_LUFS] = NEG_INF_LUFS
+
+
+@helper
+def _lufs(power):
+    return power_to_lufs(power + 1e-30)
+
+
+@helper
+def _approach(x, goal, step):
+    """x moved toward goal by at most step."""
+    if goal > x:
+        return min(goal, x + step)
+    return max(goal, x - step)
+
+
+# ---------------------------------------------------------------- per control tick
+
+@kernel
+def _levelling(tgt):
+    """Effective macro-levelling: the genre's factor scaled by intensity / 5."""
+    return tgt[P.LEV_LEVELLING] * min(max(tgt[P.INTENSITY], 0.0), 10.0) / 5.0
 
 
 @kernel
-def window_tick(kw_sos, kw_z, st, xl, xr):
-    """One stereo sample's K-weighted power into the running sub-block."""
-    yl = xl
-    yr = xr
-    for s in range(2):
-        yl = biquad_tick(kw_sos, 5 * s, kw_z, 4 * s, yl)
-        yr = biquad_tick(kw_sos, 5 * s, kw_z, 4 * s + 2, yr)
-    st[ACC] += yl * yl + yr * yr
+def _reserve_db(tgt):
+    return RESERVE_LU * max(0.5 - _levelling(tgt), 0.0)
 
 
 @kernel
-def window_push(ring, st, sub_n):
-    """Close a sub-block: into the ring; returns the ring position written."""
+def _anchor(st, ring, ref_lufs, acquire_s, reserve_db):
+    """A new programme: the reference jumps, the window restarts."""
+    st[REF_LUFS] = ref_lufs
+    st[RESERVE_DB] = reserve_db
+    st[ACQ_LEFT_S] = acquire_s
+    st[MACRO_DB] = 0.0
+    st[QUIET_S] = 0.0
+    st[RING_FILLED] = 0.0
+    st[RING_POS] = 0.0
+    for j in range(WINDOW):
+        ring[j] = 0.0
+
+
+@kernel
+def control_tick(st, ring, k, tgt, fs):
+    """Every CR samples: fast detectors, programme change up, gain glide."""
+    target = tgt[P.TARGET_LUFS]
+    p_tick = st[ACC_TICK] / CR
+    st[ACC_TICK] = 0.0
+    st[FAST_POW] += k[K_FAST] * (p_tick - st[FAST_POW])
+    st[DIP_POW] += k[K_DIP] * (p_tick - st[DIP_POW])
+    dip_db = _lufs(st[DIP_POW])
+    st[SUB_MAX_DB] = max(st[SUB_MAX_DB], dip_db)
+    st[SUB_MIN_DB] = min(st[SUB_MIN_DB], dip_db)
+    fast = _lufs(st[FAST_POW])
+    ref = st[REF_LUFS]
+    # hot with the gain applied now, or with the one a pause is holding
+    hot = fast + max(st[APPLIED_DB], st[WANT_DB]) > target + MOMENTARY_HEADROOM_LU
+    if fast > ABS_GATE_LUFS and (ref <= NEG_INF_LUFS or
+                                 (fast > ref + tgt[P.LEV_CHANGE_LU] and hot)):
+        st[UP_TICKS] += 1.0
+        if st[UP_TICKS] * CR >= CHANGE_UP_SUSTAIN_S * fs:
+            # a new, louder programme (or the first sound): aim at the
+            # target now; the 3 s window would take seconds
+            reserve = _reserve_db(tgt)
+            _anchor(st, ring, fast, ACQUIRE_S, reserve)
+            st[WANT_DB] = min(max(target - fast - reserve + st[TRIM_DB], MAX_CUT_DB), MAX_BOOST_DB)
+            st[FAST_LEFT_S] = FAST_APPLY_S
+            st[UP_TICKS] = 0.0
+    else:
+        st[UP_TICKS] = 0.0
+    goal = st[WANT_DB]
+    coef = k[K_APPLY]
+    if st[PAUSED] > 0.0:
+        goal = min(goal, PAUSE_GAIN_DB)
+        if goal < st[APPLIED_DB]:
+            coef = k[K_PAUSE]
+    if st[FAST_LEFT_S] > 0.0:
+        coef = k[K_FAST_APPLY]
+        st[FAST_LEFT_S] -= CR / fs
+    st[APPLIED_DB] += coef * (goal - st[APPLIED_DB])
+    st[G_START] = st[G_END]
+    st[G_END] = db_to_gain(st[APPLIED_DB])
+
+
+# ---------------------------------------------------------------- per 100 ms
+
+@kernel
+def _push_window(ring, st, p_sub):
     p = int(st[RING_POS])
-    ring[p] = st[ACC] / sub_n
+    ring[p] = p_sub
     st[RING_POS] = (p + 1) % WINDOW
-    st[ACC] = 0.0
-    if st[FILLED] < WINDOW:
-        st[FILLED] += 1.0
-    return p
+    if st[RING_FILLED] < WINDOW:
+        st[RING_FILLED] += 1.0
 
 
 @kernel
-def window_lufs(ring, filled):
-    """Loudness of the ``filled`` sub-blocks in the ring (short-term once full)."""
+def _window_lufs(ring, st):
+    filled = int(st[RING_FILLED])
     acc = 0.0
     for j in range(filled):
         acc += ring[j]
-    return power_to_lufs(acc / filled + 1e-30)
+    return _lufs(acc / max(filled, 1))
 
 
 @kernel
-def momentary_lufs(ring, p):
-    """Loudness of the last MOMENTARY sub-blocks ending at ring position p."""
-    macc = 0.0
+def _momentary_lufs(mom, st, p_sub):
+    p = int(st[MOM_POS])
+    mom[p] = p_sub
+    st[MOM_POS] = (p + 1) % MOMENTARY
+    acc = 0.0
     for j in range(MOMENTARY):
-        macc += ring[(p - j) % WINDOW]
-    return power_to_lufs(macc / 4.0 + 1e-30)
+        acc += mom[j]
+    return _lufs(acc / MOMENTARY)
 
 
 @kernel
-def feedforward_tau_s(st, want, intensity):
-    """Time constant toward ``want``: fast while acquiring, rise 4 s (gentle)
-    .. 2 s (hard), fall 1.5 s .. 0.5 s, and 0.3 s when well above target."""
-    eng = min(max(intensity, 0.0), 10.0)
-    if st[GATED_S] < ACQUIRE_S:
-        return 0.4
-    if want > st[FF_DB]:
-        return 4.0 - 0.2 * eng
-    if want < st[FF_DB] - 3.0:
-        return 0.3
-    return 1.5 - 0.1 * eng
+def _speech_likeness(dips, st):
+    """Share of the last 2 s's 200 ms windows (two sub-blocks) across which
+    the 10 ms envelope swung more than DIP_DEPTH_DB: talk has gaps between
+    words every few hundred ms; music, even a quiet breakdown, is
+    continuous.  (Compared within 200 ms, not with an older maximum: a hard
+    cut from a loud song into a quiet passage is one swing, not talk.)"""
+    p = int(st[DIP_POS])
+    top = max(st[SUB_MAX_DB], st[PREV_SUB_MAX_DB])
+    low = min(st[SUB_MIN_DB], st[PREV_SUB_MIN_DB])
+    dips[p] = 1.0 if top - low > DIP_DEPTH_DB else 0.0
+    st[DIP_POS] = (p + 1) % SPEECH_SUB_BLOCKS
+    st[PREV_SUB_MAX_DB] = st[SUB_MAX_DB]
+    st[PREV_SUB_MIN_DB] = st[SUB_MIN_DB]
+    st[SUB_MAX_DB] = NEG_INF_LUFS
+    st[SUB_MIN_DB] = 0.0
+    n = 0.0
+    for j in range(SPEECH_SUB_BLOCKS):
+        n += dips[j]
+    return n / SPEECH_SUB_BLOCKS
 
 
 @kernel
-def trim_update(st, tgt, target, out_short_lufs, lim_gr_db, intensity):
-    """Feedback trim, once the feed-forward part has settled and the 3 s
-    output window holds processed audio only."""
-    if st[GATED_S] > ACQUIRE_S + 3.0 and out_short_lufs > -150.0 \
-            and tgt[P.BYPASS] == 0.0 and intensity > 0.0:
-        # energy-domain long-term average of the output, as the integrated
-        # loudness (BS.1770-4 §2.8) weighs it: averaging dB would let loud
-        # passages run over the target
-        p_out = lufs_to_power(out_short_lufs)
-        if st[OUT_POWER] <= 0.0:
-            st[OUT_POWER] = p_out
-        else:
-            st[OUT_POWER] += (1.0 - math.exp(-SUB_S / OUT_TAU_S)) * (p_out - st[OUT_POWER])
-        err = target - power_to_lufs(st[OUT_POWER])
-        if err > 0.0 and (lim_gr_db > TRIM_FREEZE_LIMITER_DB or st[FF_DB] + st[TRIM_DB] >= MAX_BOOST_DB):
-            err = 0.0
-        st[TRIM_DB] = min(max(st[TRIM_DB] + err * (SUB_S / TRIM_TAU_S), -MAX_TRIM_DB), MAX_TRIM_DB)
+def _follow_reference(st, short, rate_db_s):
+    """The held reference: follows the gated short-term loudness slowly,
+    drifts only slightly during passages far below it.  Louder passages
+    first use up the reserve; steady ones give the reserve back slowly."""
+    ref = st[REF_LUFS]
+    if st[ACQ_LEFT_S] > 0.0:
+        st[REF_LUFS] += (1.0 - math.exp(-SUB_S / ACQUIRE_TAU_S)) * (short - ref)
+        return
+    if abs(short - ref) <= REF_DEAD_BAND_LU:
+        st[RESERVE_DB] = max(st[RESERVE_DB] - rate_db_s * SUB_S, 0.0)
+    if short > ref + st[RESERVE_DB] + REF_DEAD_BAND_LU:
+        st[REF_LUFS] = min(short - st[RESERVE_DB] - REF_DEAD_BAND_LU, ref + rate_db_s * SUB_S)
+    elif short < ref - HOLD_LU:
+        st[REF_LUFS] = ref - HOLD_DRIFT * rate_db_s * SUB_S
+    elif short < ref - REF_DEAD_BAND_LU:
+        st[REF_LUFS] = max(short + REF_DEAD_BAND_LU, ref - rate_db_s * SUB_S)
 
 
 @kernel
-def gain_computer(ring, st, p, tgt, out_short_lufs, lim_gr_db):
-    """Every 100 ms: the new total gain (dB) from the window."""
-    intensity = tgt[P.INTENSITY]
+def _macro_want(st, short, k_amount, dead_band):
+    dev = st[REF_LUFS] - short
+    if dev > dead_band:
+        dev -= dead_band
+    elif dev < -dead_band:
+        dev += dead_band
+    else:
+        dev = 0.0
+    return min(max(k_amount * dev, -MACRO_MAX_DB), MACRO_MAX_DB)
+
+
+@kernel
+def _trim_update(st, tgt, p_sub, chain_out_pow, lim_gr_db):
+    """Downstream loss, measured: the leveler's output power in a sub-block
+    against the chain's output power in the same sub-block (the meter's
+    last completed one is the previous sub-block).  Not while the gain
+    moves (the two would see different gains), nor right after an anchor."""
+    g = db_to_gain(st[APPLIED_DB])
+    lev_out = st[PREV_LEV_OUT]
+    steady = abs(st[APPLIED_DB] - st[PREV_APPLIED_DB]) < 0.3
+    st[PREV_LEV_OUT] = p_sub * g * g
+    st[PREV_APPLIED_DB] = st[APPLIED_DB]
+    if tgt[P.BYPASS] != 0.0 or tgt[P.INTENSITY] <= 0.0 or not steady \
+            or st[ACQ_LEFT_S] > ACQUIRE_S - 1.0 \
+            or lim_gr_db > TRIM_FREEZE_LIMITER_DB or chain_out_pow <= 0.0 or lev_out <= 0.0:
+        return
+    a = 1.0 - math.exp(-SUB_S / TRIM_TAU_S)
+    if st[LEV_OUT_POW] <= 0.0:
+        st[LEV_OUT_POW] = lev_out
+        st[CHAIN_OUT_POW] = chain_out_pow
+    else:
+        st[LEV_OUT_POW] += a * (lev_out - st[LEV_OUT_POW])
+        st[CHAIN_OUT_POW] += a * (chain_out_pow - st[CHAIN_OUT_POW])
+    loss_db = 10.0 * math.log10((st[LEV_OUT_POW] + 1e-30) / (st[CHAIN_OUT_POW] + 1e-30))
+    st[TRIM_DB] = min(max(loss_db, -MAX_TRIM_DB), MAX_TRIM_DB)
+
+
+@kernel
+def decide(st, ring, mom, dips, tgt, sub_n, chain_out_pow, lim_gr_db):
+    """Every 100 ms: the wanted gain."""
     target = tgt[P.TARGET_LUFS]
-    filled = int(st[FILLED])
-    lufs = window_lufs(ring, filled)
-    st[IN_SHORT_LUFS] = lufs
-    open_gate = filled >= 4 and lufs > ABS_GATE_LUFS and \
-        (st[LONG_TERM_LUFS] < -150.0 or lufs > st[LONG_TERM_LUFS] + REL_GATE_LU)
-    st[GATE_OPEN] = 1.0 if open_gate else 0.0
-    if open_gate:
-        if st[LONG_TERM_LUFS] < -150.0:
-            st[LONG_TERM_LUFS] = lufs
-        else:
-            st[LONG_TERM_LUFS] += (1.0 - math.exp(-SUB_S / LONG_TERM_TAU_S)) * (lufs - st[LONG_TERM_LUFS])
-        want = target - lufs
-        # fast fall: the 3 s window reacts late when the programme gets louder
-        want = min(want, target + MOMENTARY_HEADROOM_LU - momentary_lufs(ring, p))
-        want = min(max(want, MAX_CUT_DB), MAX_BOOST_DB)
-        tau = feedforward_tau_s(st, want, intensity)
-        st[FF_DB] += (1.0 - math.exp(-SUB_S / tau)) * (want - st[FF_DB])
-        st[GATED_S] += SUB_S
-        trim_update(st, tgt, target, out_short_lufs, lim_gr_db, intensity)
-    return min(max(st[FF_DB] + st[TRIM_DB], MAX_CUT_DB), MAX_BOOST_DB)
+    intensity = min(max(tgt[P.INTENSITY], 0.0), 10.0)
+    levelling = _levelling(tgt)
+    change_lu = tgt[P.LEV_CHANGE_LU]
+    p_sub = st[ACC] / sub_n
+    st[ACC] = 0.0
+    sub_lufs = _lufs(p_sub)
+    mom_lufs = _momentary_lufs(mom, st, p_sub)
+    speech = _speech_likeness(dips, st)
+    st[SPEECH] = speech
+    silent = sub_lufs < ABS_GATE_LUFS
+    st[SILENT_S] = st[SILENT_S] + SUB_S if silent else 0.0
+    st[PAUSED] = 1.0 if st[SILENT_S] >= PAUSE_HOLD_S else 0.0
+    ref = st[REF_LUFS]
+    if ref <= NEG_INF_LUFS or silent:
+        return                      # nothing to learn from: everything holds
+    # the gated programme window: pauses and gaps between words stay out
+    if sub_lufs > ref + WINDOW_GATE_LU:
+        _push_window(ring, st, p_sub)
+    short = _window_lufs(ring, st) if st[RING_FILLED] > 0.0 else sub_lufs
+    st[IN_SHORT_LUFS] = short
+    # programme change down: sustained far below, and talk-like
+    if mom_lufs < ref - change_lu:
+        st[QUIET_S] += SUB_S
+    else:
+        st[QUIET_S] = 0.0
+    acquiring = st[ACQ_LEFT_S] > 0.0
+    if st[QUIET_S] >= CHANGE_DOWN_SUSTAIN_S and speech >= SPEECH_DIP_SHARE and not acquiring:
+        _anchor(st, ring, mom_lufs, ACQUIRE_S, _reserve_db(tgt))
+        _push_window(ring, st, p_sub)
+        short = mom_lufs
+        acquiring = True
+    _follow_reference(st, short, REF_RATE_DB_S * levelling)
+    if acquiring:
+        st[ACQ_LEFT_S] = max(st[ACQ_LEFT_S] - SUB_S, 0.0)
+        macro_goal = 0.0
+    else:
+        dead_band = 2.0 - 0.1 * intensity
+        macro_goal = _macro_want(st, short, min(0.5 * levelling, 0.9), dead_band)
+    if macro_goal > st[MACRO_DB]:
+        st[MACRO_DB] = _approach(st[MACRO_DB], macro_goal, MACRO_UP_DB_S * SUB_S)
+    else:
+        st[MACRO_DB] = _approach(st[MACRO_DB], macro_goal, MACRO_DOWN_DB_S * SUB_S)
+    _trim_update(st, tgt, p_sub, chain_out_pow, lim_gr_db)
+    want = target - st[REF_LUFS] - st[RESERVE_DB] + st[MACRO_DB] + st[TRIM_DB]
+    headroom = MOMENTARY_HEADROOM_LU + CAP_EXTRA_LU * max(0.5 - levelling, 0.0)
+    want = min(want, target + headroom - mom_lufs)
+    want = min(max(want, MAX_CUT_DB), MAX_BOOST_DB)
+    up = (ACQUIRE_UP_DB_S if acquiring else UP_DB_S) * SUB_S
+    st[WANT_DB] = min(want, st[WANT_DB] + up)
+    # honest limits: the gain pinned at a limit while the output misses
+    pinned = (st[WANT_DB] >= MAX_BOOST_DB and target - st[REF_LUFS] > MAX_BOOST_DB + 1.0) or \
+        (st[WANT_DB] <= MAX_CUT_DB and target - st[REF_LUFS] < MAX_CUT_DB - 1.0)
+    st[UNREACH_S] = st[UNREACH_S] + SUB_S if pinned else 0.0
 
 
 @kernel
-def block(buf, n, n0, tgt, sub_n, out_short_lufs, lim_gr_db, a, lay, base):
+def block(buf, n, n0, tgt, sub_n, chain_out_pow, lim_gr_db, fs, a, lay, base):
     kw_sos = region(a, lay, base + KW_SOS)
     kw_z = region(a, lay, base + KW_Z)
     ring = region(a, lay, base + RING)
+    mom = region(a, lay, base + MOM)
+    dips = region(a, lay, base + DIPS)
     st = region(a, lay, base + ST)
+    k = region(a, lay, base + K)
     sub_pos = n0 % sub_n          # position in the 100 ms sub-block (global grid)
     for i in range(n):
-        window_tick(kw_sos, kw_z, st, buf[i, 0], buf[i, 1])
-        sub_pos += 1
-        gain = st[G_START] + (st[G_END] - st[G_START]) * sub_pos / sub_n
+        g = n0 + i
+        if g % CR == 0:
+            control_tick(st, ring, k, tgt, fs)
+        yl = buf[i, 0]
+        yr = buf[i, 1]
+        for s in range(2):
+            yl = biquad_tick(kw_sos, 5 * s, kw_z, 4 * s, yl)
+            yr = biquad_tick(kw_sos, 5 * s, kw_z, 4 * s + 2, yr)
+        p = yl * yl + yr * yr
+        st[ACC] += p
+        st[ACC_TICK] += p
+        gain = st[G_START] + (st[G_END] - st[G_START]) * (((g % CR) + 1.0) / CR)
         buf[i, 0] *= gain
         buf[i, 1] *= gain
+        sub_pos += 1
         if sub_pos == sub_n:
             sub_pos = 0
-            p = window_push(ring, st, sub_n)
-            total = gain_computer(ring, st, p, tgt, out_short_lufs, lim_gr_db)
-            st[TOTAL_DB] = total
-            st[G_START] = st[G_END]
-            st[G_END] = 10.0 ** (total / 20.0)
+            decide(st, ring, mom, dips, tgt, sub_n, chain_out_pow, lim_gr_db)
 
 
 def read(v) -> dict:
     st = v("st")
-    return {"leveler_gain_db": float(st[TOTAL_DB]), "leveler_in_short_lufs": float(st[IN_SHORT_LUFS])}
+    return {"leveler_gain_db": float(st[APPLIED_DB]),
+            "leveler_in_short_lufs": float(st[IN_SHORT_LUFS]),
+            "leveler_reference_lufs": float(st[REF_LUFS]),
+            "leveler_speech": float(st[SPEECH]),
+            "leveler_paused": bool(st[PAUSED] > 0.0),
+            "target_unreachable": bool(st[UNREACH_S] >= UNREACHABLE_S)}

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from .._jit import kernel
+from .._jit import helper, kernel
 from ..biquad import CR
 from ..layout import Region, region
 from ..truepeak import (PARABOLA_CAP, delayed_input, oversample_block, oversample_commit,
@@ -78,7 +78,7 @@ def init(v, fs_hz: int, lookahead_samples: int) -> None:
 
 # ---------------------------------------------------------------- sub-kernels
 
-@kernel
+@helper
 def refined_peak(us, xs, prev, ch, i):
     """Peak magnitude around output i of channel ch: the raw sample, the
     four 4x values, and the parabola through the largest of the four
@@ -106,7 +106,7 @@ def refined_peak(us, xs, prev, ch, i):
     return pk
 
 
-@kernel
+@helper
 def _peak_bound(us, xs, prev, ch, i):
     """An upper bound of ``refined_peak`` without its division: the
     parabola never exceeds PARABOLA_CAP times the largest centre."""
@@ -115,7 +115,7 @@ def _peak_bound(us, xs, prev, ch, i):
     return max(abs(delayed_input(xs, ch, i)), abs(upsampled(us, ch, 3, i)), PARABOLA_CAP * mb)
 
 
-@kernel
+@helper
 def detect(us, xs, prev, i, thr):
     """Required gain r = min(1, thr / true peak) at output i."""
     if max(_peak_bound(us, xs, prev, 0, i), _peak_bound(us, xs, prev, 1, i)) <= thr:
@@ -130,7 +130,7 @@ def detect(us, xs, prev, i, thr):
     return 1.0
 
 
-@kernel
+@helper
 def release_tick(st, release_ms, fs):
     """Every CR samples: programme-dependent release, short after isolated
     peaks, up to the set time while limiting is sustained."""
@@ -141,7 +141,7 @@ def release_tick(st, release_ms, fs):
     st[SLOW_GR_DB] += (1.0 - math.exp(-CR / (SLOW_GR_TAU_S * fs))) * (gr_now - st[SLOW_GR_DB])
 
 
-@kernel
+@helper
 def envelope(st, r):
     """Instant attack to r, one-pole release toward 1."""
     e = st[ENV] + (1.0 - st[ENV]) * (1.0 - st[REL_COEF])
@@ -151,7 +151,7 @@ def envelope(st, r):
     return e
 
 
-@kernel
+@helper
 def sliding_min(dq_i, dq_v, ist, g, v, m_len):
     """Minimum of the last ``m_len`` values pushed (v at sample index g):
     monotone deque, amortised O(1).  Ring indices wrap by comparison: an
@@ -182,7 +182,7 @@ def sliding_min(dq_i, dq_v, ist, g, v, m_len):
     return dq_v[head]
 
 
-@kernel
+@helper
 def box_average(box, st, ist, v, a_len, g):
     """Mean of the last ``a_len`` values (running sum)."""
     bp = ist[BOX_POS]
@@ -201,7 +201,7 @@ def box_average(box, st, ist, v, a_len, g):
     return st[BOX_SUM] / a_len
 
 
-@kernel
+@helper
 def delay_apply(dly, ist, buf, i, d_len, gain):
     """buf[i] <- (buf delayed by d_len) * gain; ring of two rows."""
     dlen = dly.shape[0] // 2
@@ -216,7 +216,7 @@ def delay_apply(dly, ist, buf, i, d_len, gain):
     ist[DLY_POS] = 0 if dp == dlen else dp
 
 
-@kernel
+@helper
 def meter_tick(st, ist, gr_ring, gain, sub):
     """Lowest gain per 100 ms (a countdown on the global grid) into the
     readers' ring, as GR in dB: one log10 per 100 ms, not per sample."""

@@ -149,11 +149,15 @@ def block(x, n, n0, sub_n, fir, a, lay, base):
 
 
 @kernel
-def short_term_or_floor(a, lay, base):
-    """Short-term loudness once the 3 s window is full, else NEG_INF_LUFS
-    (what the leveler's feedback trim reads, inside the chain kernel)."""
+def last_subblock_power(a, lay, base):
+    """K-weighted mean-square power of the last completed 100 ms sub-block
+    of the output (0 before the first); what the leveler's trim compares
+    its own output with."""
     st = region(a, lay, base + ST)
-    return st[SHORT] if st[FILLED] >= SUB_BLOCKS else NEG_INF_LUFS
+    if st[FILLED] < 1.0:
+        return 0.0
+    ring = region(a, lay, base + RING)
+    return ring[(int(st[POS]) - 1) % SUB_BLOCKS]
 
 
 @kernel

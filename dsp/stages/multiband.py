@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from .. import params as P
-from .._jit import kernel
+from .._jit import helper, kernel
 from ..biquad import CR, amount, biquad_tick, smooth_params, tick_coef
 from ..design import design_lr4
 from ..layout import Region, region
@@ -66,14 +66,14 @@ def design(fs, cur, xo):
         design_lr4(xo[25 * j:25 * j + 25], fs, cur[P.XOVER_HZ + j])
 
 
-@kernel
+@helper
 def _bq2(xo, row_a, z, state_a, ch, x):
     """Two cascaded biquads (rows row_a, row_a + 1; states state_a, +1)."""
     y = biquad_tick(xo, 5 * row_a, z, 4 * state_a + 2 * ch, x)
     return biquad_tick(xo, 5 * (row_a + 1), z, 4 * (state_a + 1) + 2 * ch, y)
 
 
-@kernel
+@helper
 def split_tick(xo, z, ch, x):
     """One sample of channel ``ch`` through the band tree -> 4 bands."""
     lo = _bq2(xo, _LP2, z, 0, ch, x)
