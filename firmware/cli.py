@@ -40,8 +40,14 @@ def cmd_render(a) -> int:
         target = pr.parse_target(a.target)
         intensity = pr.check_range("intensity", a.intensity, pr.INTENSITY_RANGE)
         ceiling = pr.check_range("ceiling", a.ceiling, pr.CEILING_RANGE)
-        from .render import open_input, render_file
-        open_input(a.input).close()     # fail fast, before compiling anything
+        from .render import check_output, open_input, output_format, render_file
+        # fail fast, before compiling anything or writing a byte
+        check_output(a.input, a.output)
+        output_format(a.output)
+        open_input(a.input).close()
+        if a.report:
+            from .report import check_report_path
+            check_report_path(a.report, a.input, a.output)
         params = pr.chain_params(preset, intensity, target, ceiling)
         res = render_file(a.input, a.output, params, block=a.block, pcm=a.pcm,
                           progress=sys.stderr.isatty())
@@ -53,8 +59,11 @@ def cmd_render(a) -> int:
         print("  " + line)
     if a.report:
         from .report import write_report
-        write_report(res, a.report, f"{preset.name} @ {intensity:g}", target, ceiling,
-                     preset.data["adaptive"]["target_db"])
+        try:
+            write_report(res, a.report, f"{preset.name} @ {intensity:g}", target, ceiling,
+                         preset.data["adaptive"]["target_db"])
+        except InputError as e:
+            return _err(e)
         print(f"  report     {a.report}")
     return 0
 
