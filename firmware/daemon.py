@@ -180,9 +180,12 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
                 _settle_heap(collect=False)
         threading.Thread(target=late_kernels, name="kernels", daemon=True).start()
 
+    config_error = [None]     # the last reload's problem, until a reload succeeds
+    reloads = [0]
+
     def full_status():
         st = engine.status()
-        st.update(genre=params.genre, intensity=params.intensity, target_lufs=params.target_lufs,
+        st.update(config_error=config_error[0], reloads=reloads[0], genre=params.genre, intensity=params.intensity, target_lufs=params.target_lufs,
                   ceiling_dbtp=params.ceiling_dbtp, bypass=params.bypass,
                   genres=sorted(params.presets))
         return st
@@ -203,7 +206,8 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
             _restart_in_place(store, server)
         if reload_req.is_set():
             reload_req.clear()
-            cfg = _reload(cfg, config_path, params, engine)
+            cfg, config_error[0] = _reload(cfg, config_path, params, engine)
+            reloads[0] += 1
         st = full_status()
         notify("STATUS=" + status_line(st))
         if engine.callbacks != last_cb:
@@ -239,13 +243,19 @@ def _restart_in_place(store, server):
 
 
 def _reload(cfg, path, params, engine):
+    """Apply the config file again.  Returns (config in force, error text or
+    None): an unusable file keeps the running config, logged once."""
     try:
         new, presets = cfgmod.load_config(path)
     except ConfigError as e:
         for m in e.messages:
             log.error("reload: %s", m)
         log.error("reload: keeping the running configuration")
-        return cfg
+        more = f" (+{len(e.messages) - 1} more)" if len(e.messages) > 1 else ""
+        return cfg, e.messages[0] + more
+    except Exception as e:   # noqa: BLE001 - a reload must never take the audio down
+        log.error("reload: %s: %s; keeping the running configuration", type(e).__name__, e)
+        return cfg, f"reload failed: {type(e).__name__}: {e}"
     params.replace_presets(presets)
     params.loudness_match = new["audio"]["bypass_loudness_match"]
     logging.getLogger().setLevel(getattr(logging, new["log_level"].upper()))
@@ -258,4 +268,4 @@ def _reload(cfg, path, params, engine):
         engine.close()                     # the supervisor reopens and rebuilds the chain
     else:
         log.info("reload: applied (no audio restart needed)")
-    return new
+    return new, None

@@ -18,6 +18,8 @@ import threading
 from pathlib import Path
 
 from . import presets as pr
+from .errors import ConfigError
+from .schema import read_text
 
 log = logging.getLogger("masterbox.state")
 
@@ -25,9 +27,17 @@ VERSION = 1
 KEYS = ("genre", "intensity", "target_lufs", "ceiling_dbtp", "bypass")
 
 
+MAX_STATE_BYTES = 64 * 1024     # the real file is ~150 bytes
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _valid(data, presets) -> bool:
     try:
-        return (data.get("version") == VERSION
+        return (isinstance(data, dict) and data.get("version") == VERSION
+                and all(_num(data[k]) for k in ("intensity", "target_lufs", "ceiling_dbtp"))
                 and isinstance(data["genre"], str) and (not presets or data["genre"] in presets)
                 and pr.INTENSITY_RANGE[0] <= float(data["intensity"]) <= pr.INTENSITY_RANGE[1]
                 and pr.TARGET_RANGE[0] <= float(data["target_lufs"]) <= pr.TARGET_RANGE[1]
@@ -35,7 +45,7 @@ def _valid(data, presets) -> bool:
                 and isinstance(data["bypass"], bool)
                 and all(math.isfinite(float(data[k])) for k in ("intensity", "target_lufs",
                                                                 "ceiling_dbtp")))
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
         return False
 
 
@@ -47,13 +57,19 @@ def load_state(path, defaults: dict, presets=None) -> dict:
             stale.unlink()
         except OSError:
             pass
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not os.path.lexists(p):
         log.info("no saved state at %s: starting from defaults", p)
         return dict(defaults)
-    except (OSError, ValueError) as e:
-        log.warning("state file %s unreadable (%s): starting from defaults", p, e)
+    try:
+        data = json.loads(read_text(p, "state file", MAX_STATE_BYTES))
+    except ConfigError as e:
+        log.warning("%s: starting from defaults", e.messages[0])
+        return dict(defaults)
+    except (ValueError, RecursionError) as e:
+        msg = (str(e).splitlines() or [type(e).__name__])[0][:200]
+        if isinstance(e, RecursionError):
+            msg = "nested too deeply"
+        log.warning("state file %s unreadable (%s): starting from defaults", p, msg)
         return dict(defaults)
     if not _valid(data, presets):
         log.warning("state file %s invalid or from another version: starting from defaults", p)

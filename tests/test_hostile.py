@@ -159,3 +159,383 @@ def test_true_peak_of_a_file_with_nan_is_reported(tmp_path):
     m = re.search(r"true peak\s+in (\S+) dBTP", r.stdout)
     assert m and m.group(1) != "-inf", r.stdout
     assert float(m.group(1)) == pytest.approx(true_peak_8x_dbtp(clean), abs=0.3)
+
+
+# ------------------------------------------------- 2. config, presets, state
+
+BOMB = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"] +
+                 [f"{c}: &{c} [{', '.join(['*' + p] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]) + "\n"
+DEEP_FLOW = "a: " + "[" * 100000 + "\n"
+DEEP_MAP = "a: " + "{b: " * 200 + "1" + "}" * 200 + "\n"
+BIG_INT = "1" * 5000
+
+
+def _special(kind):
+    """Files that are not text: made in the folder by ``make(path)``."""
+    def make(path: Path):
+        if kind == "dir":
+            path.mkdir()
+        elif kind == "loop":
+            path.symlink_to(path.name)
+        elif kind == "dangling":
+            path.symlink_to(path.parent / "nowhere.yaml")
+        elif kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "chardev":
+            path.symlink_to("/dev/zero")
+    return make
+
+
+# content (bytes or str or maker), expected substring
+CONFIG_CASES = {
+    "binary": (bytes(range(256)) * 4, "binary"),
+    "utf16": ("audio: {blocksize: 128}\n".encode("utf-16"), "UTF-16"),
+    "latin1": ("defaults: {genre: café}\n".encode("latin-1"), "not UTF-8"),
+    "latin1_line3": ("log_level: info\n\n# é\n".encode("latin-1"), "config.yaml:3:"),
+    "tag_mapping": ("audio: !foo {blocksize: 128}\n", "tag"),
+    "tag_scalar": ("log_level: !foo info\n", "tag"),
+    "tag_python": ("log_level: !!python/object/apply:os.system [true]\n", "tag"),
+    "tag_binary": ("state_file: !!binary aGVsbG8=\n", "tag"),
+    "tag_set": ("presets_dirs: !!set {a, b}\n", "tag"),
+    "complex_key_list": ("? [a]\n: 1\n", "key must be plain text"),
+    "complex_key_map": ("? {a: 1}\n: 1\n", "key must be plain text"),
+    "recursive_alias_list": ("x: &a [*a]\n", "nested deeper"),
+    "recursive_alias_map": ("x: &a {y: *a}\n", "nested deeper"),
+    "big_int": (f"audio: {{blocksize: {BIG_INT}}}\n", "a number of 5000 characters"),
+    "big_float": (f"defaults: {{intensity: {BIG_INT}.5}}\n", "a number of"),
+    "big_int_hex": (f"audio: {{blocksize: 0x{'f' * 5000}}}\n", "a number of"),
+    "billion_laughs": (BOMB, "alias"),
+    "deep_flow": (DEEP_FLOW, "nested"),
+    "deep_mapping": (DEEP_MAP, "nested"),
+    "too_big": (("# " + "x" * 1024 + "\n") * 1100, "bytes"),
+    "dir": (_special("dir"), "is a directory"),
+    "symlink_loop": (_special("loop"), "symlink loop"),
+    "dangling_symlink": (_special("dangling"), "not found"),
+    "fifo": (_special("fifo"), "not a regular file"),
+    "char_device": (_special("chardev"), "not a regular file"),
+    "duplicate_key": ("log_level: info\nlog_level: debug\n", "duplicate key"),
+    "merge_key": ("base: &b {blocksize: 128}\naudio:\n  <<: *b\n", "merge keys"),
+    "two_documents": ("log_level: info\n---\nlog_level: debug\n", "YAML"),
+    "control_char": ("log_level: in\x07fo\n", "YAML"),
+    "tab_indent": ("audio:\n\tblocksize: 128\n", "YAML"),
+    "not_mapping": ("- a\n- b\n", "expected a mapping"),
+    "scalar_doc": ("just text\n", "expected a mapping"),
+    "intensity_true": ("defaults: {intensity: true}\n", "expected a number"),
+    "intensity_nan": ("defaults: {intensity: .nan}\n", "out of range"),
+    "target_list": ("defaults: {target: [1, 2]}\n", "target"),
+    "presets_dirs_text": ("presets_dirs: /etc\n", "list of texts"),
+    "state_file_number": ("state_file: 5\n", "expected text"),
+    "audio_number": ("audio: 5\n", "expected a mapping"),
+    "genre_list": ("defaults: {genre: [rock]}\n", "expected text"),
+}
+
+GOOD_PRESET = "name: mine\ninherit: pop\nstereo: {width: 1.2}\n"
+
+PRESET_CASES = {
+    "binary": (b"\x00\x01\x02name: x\n", "binary"),
+    "utf16": (GOOD_PRESET.encode("utf-16"), "UTF-16"),
+    "latin1": ("name: café\ninherit: pop\n".encode("latin-1"), "not UTF-8"),
+    "tag": ("name: !foo x\ninherit: pop\n", "tag"),
+    "recursive_alias": ("name: x\ninherit: pop\neq: &a {peak1: *a}\n", "nested deeper"),
+    "billion_laughs": ("name: x\ninherit: pop\n" + BOMB, "alias"),
+    "big_int": (f"name: x\ninherit: pop\nsubsonic_hz: {BIG_INT}\n", "a number of"),
+    "complex_key": ("name: x\n? [inherit]\n: pop\n", "key must be plain text"),
+    "inherit_list": ("name: x\ninherit: [pop]\n", "inherit: expected the name of one preset"),
+    "inherit_mapping": ("name: x\ninherit: {pop: 1}\n", "inherit: expected the name of one preset"),
+    "inherit_unknown": ("name: x\ninherit: popp\n", "did you mean 'pop'"),
+    "inherit_no_name": ("inherit: pop\nstereo: {width: 1.2}\n", "needs its own name"),
+    "inherit_self": ("name: x\ninherit: x\n", "inherit"),
+    "symlink_loop": (_special("loop"), "symlink loop"),
+    "dir": (_special("dir"), "is a directory"),
+    "fifo": (_special("fifo"), "not a regular file"),
+    "empty": ("", "expected a preset"),
+    "name_list": ("name: [1, 2]\ninherit: pop\n", "name"),
+    "eq_list": ("name: x\ninherit: pop\neq: [1, 2]\n", "eq"),
+    "multiband_number": ("name: x\ninherit: pop\nmultiband: 5\n", "multiband"),
+    "too_big": ("name: x\n" + "# " + "x" * (1 << 20) + "\n", "bytes"),
+}
+
+
+def _remove(path: Path):
+    if path.is_dir() and not path.is_symlink():
+        path.rmdir()
+    elif os.path.lexists(path):
+        path.unlink()
+
+
+def _place(path: Path, content):
+    _remove(path)
+    if callable(content):
+        content(path)
+    else:
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+
+
+def _file_line_errors(r, expect, timeout_note=""):
+    assert r.returncode == 2, (r.returncode, r.stderr[-1500:])
+    assert "Traceback" not in r.stderr, r.stderr[-1500:]
+    lines = r.stderr.strip().splitlines()
+    assert lines
+    for line in lines:
+        assert re.match(r"^masterbox: [^:]+:\d+: \S", line), line
+    assert expect in r.stderr, r.stderr
+
+
+def _run_config(cfg: Path):
+    # exit 2 at config load, before audio: no PortAudio needed
+    return mb("run", "--config", cfg, timeout=30)
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_CASES))
+def test_fuzz_config(tmp_path, case):
+    content, expect = CONFIG_CASES[case]
+    cfg = tmp_path / "config.yaml"
+    _place(cfg, content)
+    _file_line_errors(_run_config(cfg), expect)
+
+
+@pytest.mark.parametrize("case", sorted(PRESET_CASES))
+def test_fuzz_preset(tmp_path, case):
+    content, expect = PRESET_CASES[case]
+    d = tmp_path / "presets.d"
+    d.mkdir()
+    _place(d / "user.yaml", content)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"presets_dirs: [{d}]\nstate_file: {tmp_path}/s.json\n")
+    _file_line_errors(_run_config(cfg), expect)
+    r = mb("presets", "--check", d, timeout=30)
+    _file_line_errors(r, expect)
+
+
+def test_preset_symlinked_outside_is_refused_unread(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("password: hunter2\n")
+    d = tmp_path / "presets.d"
+    d.mkdir()
+    (d / "x.yaml").symlink_to(secret)
+    r = mb("presets", "--check", d, timeout=30)
+    _file_line_errors(r, "outside the preset folders")
+    assert "hunter2" not in r.stderr and "password" not in r.stderr
+
+
+def test_inherit_from_a_later_file_and_cycles(tmp_path):
+    d = tmp_path / "presets.d"
+    d.mkdir()
+    # before: "unknown preset 'z'" although z.yaml sits in the same folder
+    (d / "a.yaml").write_text("name: a\ninherit: z\n")
+    (d / "z.yaml").write_text("name: z\ninherit: pop\nstereo: {width: 1.3}\n")
+    r = mb("presets", "--presets", d, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^a ", r.stdout, re.M) and re.search(r"^z ", r.stdout, re.M)
+    (d / "c1.yaml").write_text("name: c1\ninherit: c2\n")
+    (d / "c2.yaml").write_text("name: c2\ninherit: c1\n")
+    _file_line_errors(mb("presets", "--check", d, timeout=30), "cycle")
+
+
+def test_every_config_problem_reported_at_once(tmp_path):
+    # before: config errors hid the preset, genre and target errors
+    d = tmp_path / "presets.d"
+    d.mkdir()
+    (d / "bad.yaml").write_text("name: b\ninherit: pop\nstereo: {width: 9}\n")
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"audio: {{blocksize: 8}}\npresets_dirs: [{d}]\n"
+                   "defaults: {genre: rok, target: loudd, intensity: 11}\nlog_level: loud\n")
+    r = _run_config(cfg)
+    _file_line_errors(r, "blocksize")
+    for expect in ("blocksize", "stereo.width", "did you mean 'rock'", "did you mean 'loud'",
+                   "intensity", "log_level"):
+        assert expect in r.stderr, (expect, r.stderr)
+    assert len(r.stderr.strip().splitlines()) == 6
+
+
+STATE_CASES = {
+    "binary": bytes(range(256)),
+    "utf16": '{"version": 1}'.encode("utf-16"),
+    "latin1": '{"genre": "café"}'.encode("latin-1"),
+    "deep_list": b"[" * 60000 + b"]" * 60000,
+    "deep_dict": b'{"a":' * 20000 + b"1" + b"}" * 20000,
+    "big_int": b'{"version": 1, "intensity": ' + b"1" * 5000 + b"}",
+    "huge_int_4000": (b'{"version": 1, "genre": "pop", "intensity": ' + b"9" * 4000 +
+                      b', "target_lufs": -14, "ceiling_dbtp": -1, "bypass": false}'),
+    "too_big": b'{"version": 1, "pad": "' + b"x" * (2 << 20) + b'"}',
+    "dir": _special("dir"),
+    "symlink_loop": _special("loop"),
+    "fifo": _special("fifo"),
+    "char_device": _special("chardev"),
+    "intensity_true": b'{"version": 1, "genre": "pop", "intensity": true, "target_lufs": -14, '
+                      b'"ceiling_dbtp": -1, "bypass": false}',
+    "nan": b'{"version": 1, "genre": "pop", "intensity": NaN, "target_lufs": -14, '
+           b'"ceiling_dbtp": -1, "bypass": false}',
+    "inf": b'{"version": 1, "genre": "pop", "intensity": 5, "target_lufs": 1e999, '
+           b'"ceiling_dbtp": -1, "bypass": false}',
+    "list": b"[1, 2, 3]",
+    "null": b"null",
+    "genre_list": b'{"version": 1, "genre": ["pop"], "intensity": 5, "target_lufs": -14, '
+                  b'"ceiling_dbtp": -1, "bypass": false}',
+    "truncated": b'{"version": 1, "genre": "po',
+    "version_2": b'{"version": 2, "genre": "pop", "intensity": 5, "target_lufs": -14, '
+                 b'"ceiling_dbtp": -1, "bypass": false}',
+}
+
+
+def test_fuzz_state_files_give_defaults_and_one_warning(tmp_path):
+    """Every hostile state file: safe defaults and exactly one warning line,
+    in a real interpreter reading real files."""
+    for name, content in STATE_CASES.items():
+        d = tmp_path / name
+        d.mkdir()
+        _place(d / "state.json", content)
+    code = (
+        "import logging, sys, json\n"
+        "from firmware.state import load_state\n"
+        "from firmware import presets as pr\n"
+        "logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s', stream=sys.stdout)\n"
+        "ps = pr.load_presets()\n"
+        "D = {'genre': 'rock', 'intensity': 6.0, 'target_lufs': -14.0, 'ceiling_dbtp': -1.0, 'bypass': False}\n"
+        "for name in sys.argv[1:]:\n"
+        "    print('CASE', name, flush=True)\n"
+        f"    st = load_state('{tmp_path}/' + name + '/state.json', D, ps)\n"
+        "    print('RESULT', json.dumps(st == D), flush=True)\n")
+    r = subprocess.run([sys.executable, "-c", code, *STATE_CASES], capture_output=True, text=True,
+                       timeout=60, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert r.returncode == 0, r.stderr[-2000:]
+    blocks = r.stdout.split("CASE ")[1:]
+    assert len(blocks) == len(STATE_CASES)
+    for b in blocks:
+        name = b.split()[0]
+        assert "RESULT true" in b, b[:500]
+        assert b.count("WARNING") == 1, (name, b[:500])
+        assert len(b) < 2000, (name, "the warning must be short")
+
+
+# --------------------------------------------- the daemon (ALSA file devices)
+
+import ctypes.util  # noqa: E402
+import json  # noqa: E402
+import signal  # noqa: E402
+import time  # noqa: E402
+
+from daemon_util import alsa_home, env_for, start_daemon, wait_for_socket, write_config  # noqa: E402
+
+needs_portaudio = pytest.mark.skipif(ctypes.util.find_library("portaudio") is None,
+                                     reason="libportaudio2 not installed")
+
+
+@pytest.fixture(scope="module")
+def warm_cache():
+    r = subprocess.run([sys.executable, "-m", "firmware.cli", "warmup"], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.fixture
+def live(tmp_path, warm_cache):
+    """(tmp, env, cfg): a config for a daemon that runs until stopped
+    (input and output are files; output to /dev/null)."""
+    from firmware.demo import synth_mix
+    synth_mix(48000, 2.0).tofile(tmp_path / "in.raw")
+    env = env_for(alsa_home(tmp_path, out_file=None))
+    return tmp_path, env, write_config(tmp_path)
+
+
+def status(sock, env, timeout=10):
+    r = mb("status", "--json", "--socket", sock, env=env, timeout=timeout)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def stop(p, timeout=15):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+SIGHUP_CASES = ["binary", "latin1", "tag_scalar", "complex_key_list", "recursive_alias_list",
+                "big_int", "symlink_loop", "billion_laughs", "deep_flow", "dir", "fifo"]
+SIGHUP_PRESET_CASES = ["symlink_loop", "binary", "inherit_list", "billion_laughs"]
+
+
+@needs_portaudio
+def test_sighup_with_hostile_files_keeps_running(live):
+    """Before: 9 of 13 kinds of bad file killed the daemon on SIGHUP; an alias
+    bomb hung the main loop at 1.9 GB.  Now every one is logged once, shown in
+    status, and the running config stays."""
+    tmp, env, cfg = live
+    good = cfg.read_text()
+    presets_d = tmp / "presets.d"
+    presets_d.mkdir()
+    p = start_daemon(cfg, env, stderr=subprocess.PIPE, text=True)
+    sock = tmp / "control.sock"
+    try:
+        assert wait_for_socket(sock, 30)
+        assert mb("ctl", "set", "genre", "jazz", "--socket", sock, env=env).returncode == 0
+        st0 = status(sock, env)
+        n = 0
+
+        def hup_and_check(expect_file):
+            nonlocal n
+            t0 = time.monotonic()
+            p.send_signal(signal.SIGHUP)
+            n += 1
+            while True:
+                if "reloads" not in st0:          # edb97ae had no reload counter
+                    time.sleep(2)
+                    assert p.poll() is None, f"daemon died on SIGHUP: exit {p.returncode}"
+                st = status(sock, env)
+                if st.get("reloads", n) >= n:
+                    break
+                assert time.monotonic() - t0 < 10, "reload did not finish"
+                time.sleep(0.1)
+            assert p.poll() is None
+            assert st["config_error"] and expect_file in st["config_error"], st["config_error"]
+            assert st["genre"] == "jazz" and st["state"] in ("running", "starting")
+            return time.monotonic() - t0
+
+        for case in SIGHUP_CASES:
+            _place(cfg, CONFIG_CASES[case][0])
+            dt = hup_and_check("config.yaml")
+            assert dt < 5, (case, dt)
+        _remove(cfg)
+        cfg.write_text(good.replace("presets_dirs: []", f"presets_dirs: [{presets_d}]"))
+        for case in SIGHUP_PRESET_CASES:
+            for f in presets_d.iterdir():
+                _remove(f)
+            _place(presets_d / "user.yaml", PRESET_CASES[case][0])
+            hup_and_check("user.yaml")
+        for f in presets_d.iterdir():
+            _remove(f)
+        p.send_signal(signal.SIGHUP)
+        t0 = time.monotonic()
+        while status(sock, env)["reloads"] < n + 1:
+            assert time.monotonic() - t0 < 10
+            time.sleep(0.1)
+        assert status(sock, env)["config_error"] is None
+    finally:
+        stop(p)
+    err = p.stderr.read()
+    assert p.returncode == 0, err[-3000:]
+    assert "Traceback" not in err
+    assert err.count("keeping the running configuration") == n
+
+
+@needs_portaudio
+@pytest.mark.parametrize("case", ["deep_list", "binary", "dir", "fifo", "intensity_true"])
+def test_hostile_state_file_starts_with_defaults(live, case):
+    """Before: a deeply nested state.json stopped every start (RecursionError)."""
+    tmp, env, cfg = live
+    _place(tmp / "state.json", STATE_CASES[case])
+    p = start_daemon(cfg, env, stderr=subprocess.PIPE, text=True)
+    sock = tmp / "control.sock"
+    try:
+        assert wait_for_socket(sock, 30), "daemon did not start"
+        st = status(sock, env)
+        assert st["genre"] == "rock" and st["intensity"] == 6.0      # the config's defaults
+    finally:
+        stop(p)
+    err = p.stderr.read()
+    assert p.returncode == 0 and "Traceback" not in err, err[-3000:]
+    assert len([ln for ln in err.splitlines() if "state" in ln and "WARNING" in ln]) == 1, err
