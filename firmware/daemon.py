@@ -110,7 +110,9 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
                 "target_lufs": d["target_lufs"], "ceiling_dbtp": float(d["ceiling_dbtp"]),
                 "bypass": False}
     state = load_state(cfg["state_file"], defaults, presets)
-    store = StateStore(cfg["state_file"], state)
+    # MASTERBOX_STATE_DEBOUNCE_S: tests stretch it to prove the flushes at reload and exit
+    store = StateStore(cfg["state_file"], state,
+                       debounce_s=float(os.environ.get("MASTERBOX_STATE_DEBOUNCE_S", "2.0")))
     params = Parameters(presets, state, store, cfg["audio"]["bypass_loudness_match"])
     engine = AudioEngine(cfg["audio"], params, max_frames=max_frames)
     waiting = False
@@ -155,9 +157,18 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
 
     stop = threading.Event()
     reload_req = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: reload_req.set())
+    wake = threading.Event()
+
+    def on_stop(*_):
+        stop.set()
+        wake.set()
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+
+    def on_hup(*_):
+        reload_req.set()
+        wake.set()              # reload now, not at the next tick
+    signal.signal(signal.SIGHUP, on_hup)
 
     if waiting:
         # the chain is built when the device appears; just reap the warm-up
@@ -185,6 +196,7 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
 
     def full_status():
         st = engine.status()
+        st.update(store.status())
         st.update(config_error=config_error[0], reloads=reloads[0], genre=params.genre, intensity=params.intensity, target_lufs=params.target_lufs,
                   ceiling_dbtp=params.ceiling_dbtp, bypass=params.bypass,
                   genres=sorted(params.presets))
@@ -206,6 +218,7 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
             _restart_in_place(store, server)
         if reload_req.is_set():
             reload_req.clear()
+            store.flush()            # a setting made just before must survive whatever follows
             cfg, config_error[0] = _reload(cfg, config_path, params, engine)
             reloads[0] += 1
         st = full_status()
@@ -213,11 +226,14 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
         if engine.callbacks != last_cb:
             last_cb = engine.callbacks
             notify("WATCHDOG=1")
-        stop.wait(1.0)
+        if not stop.is_set():
+            wake.wait(1.0)
+            wake.clear()
 
     notify("STOPPING=1")
     engine.stop()
-    store.close()
+    if not store.close():
+        log.error("exiting with unsaved settings: %s", store.error)
     if server is not None:
         server.stop()
     log.info("stopped: %s; faults %d", status_line(full_status()), engine.faults)

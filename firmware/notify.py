@@ -32,5 +32,6 @@ def status_line(st: dict) -> str:
              f"TP {f('true_peak_dbtp', ' dBTP')}", f"GR {f('gain_reduction_db', ' dB')}",
              f"load {f('dsp_load_pct', '%')}",
              f"xruns {st.get('xruns_input', 0)}/{st.get('xruns_output', 0)}",
-             "CONFIG NOT APPLIED: " + st["config_error"] if st.get("config_error") else ""]
+             "CONFIG NOT APPLIED: " + st["config_error"] if st.get("config_error") else "",
+             "SETTINGS NOT SAVED: " + st["state_save_error"] if st.get("state_save_error") else ""]
     return ", ".join(p for p in parts if p)

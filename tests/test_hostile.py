@@ -539,3 +539,91 @@ def test_hostile_state_file_starts_with_defaults(live, case):
     err = p.stderr.read()
     assert p.returncode == 0 and "Traceback" not in err, err[-3000:]
     assert len([ln for ln in err.splitlines() if "state" in ln and "WARNING" in ln]) == 1, err
+
+
+# ------------------------------------------------------------ 3. state saving
+
+@needs_portaudio
+def test_setting_survives_a_bad_reload_and_kill_9(live):
+    """Before: ctl set genre speech, then a SIGHUP with a bad file: the
+    daemon died and the state file still held the old genre.  The debounce is
+    stretched to 60 s so only the flush before the reload can save it."""
+    tmp, env, cfg = live
+    env["MASTERBOX_STATE_DEBOUNCE_S"] = "60"
+    p = start_daemon(cfg, env, stderr=subprocess.PIPE, text=True)
+    sock = tmp / "control.sock"
+    try:
+        assert wait_for_socket(sock, 30)
+        assert mb("ctl", "set", "genre", "speech", "--socket", sock, env=env).returncode == 0
+        _place(cfg, CONFIG_CASES["binary"][0])
+        p.send_signal(signal.SIGHUP)
+        t0 = time.monotonic()
+        while not (tmp / "state.json").exists() and p.poll() is None and time.monotonic() - t0 < 5:
+            time.sleep(0.05)
+        time.sleep(0.2)
+    finally:
+        if p.poll() is None:
+            p.kill()                # no exit flush: only the pre-reload flush counts
+        p.wait()
+    assert (tmp / "state.json").exists(), (p.returncode, p.stderr.read()[-2000:])
+    saved = json.loads((tmp / "state.json").read_text())
+    assert saved["genre"] == "speech"
+
+
+@needs_portaudio
+def test_pending_setting_is_flushed_on_sigterm(live):
+    tmp, env, cfg = live
+    env["MASTERBOX_STATE_DEBOUNCE_S"] = "60"
+    p = start_daemon(cfg, env, stderr=subprocess.PIPE, text=True)
+    sock = tmp / "control.sock"
+    try:
+        assert wait_for_socket(sock, 30)
+        assert mb("ctl", "set", "intensity", "3.5", "--socket", sock, env=env).returncode == 0
+        assert not (tmp / "state.json").exists()
+    finally:
+        stop(p)
+    assert p.returncode == 0
+    assert json.loads((tmp / "state.json").read_text())["intensity"] == 3.5
+
+
+@needs_portaudio
+def test_failed_save_is_retried_and_shown_in_status(live):
+    """Before: the saver cleared its "changed" flag before writing, so a failed
+    save was never retried and the setting was lost even at a clean exit.
+    Here the state folder is a regular file (ENOTDIR, real even as root)
+    until the test replaces it with a folder."""
+    tmp, env, cfg = live
+    sub = tmp / "statedir"
+    sub.write_text("not a folder")
+    cfg.write_text(cfg.read_text().replace(f"state_file: {tmp}/state.json",
+                                           f"state_file: {sub}/state.json"))
+    env["MASTERBOX_STATE_DEBOUNCE_S"] = "0.5"
+    p = start_daemon(cfg, env, stderr=subprocess.PIPE, text=True)
+    sock = tmp / "control.sock"
+    try:
+        assert wait_for_socket(sock, 30)
+        assert mb("ctl", "set", "genre", "jazz", "--socket", sock, env=env).returncode == 0
+        t0 = time.monotonic()
+        st = {}
+        while time.monotonic() - t0 < 10:
+            st = status(sock, env)
+            if st.get("state_save_error"):
+                break
+            time.sleep(0.2)
+        assert st.get("state_save_error") and st.get("state_unsaved") is True, st
+        r = mb("status", "--socket", sock, env=env)
+        assert "SETTINGS NOT SAVED" in r.stdout
+        sub.unlink()
+        sub.mkdir()
+        t0 = time.monotonic()
+        while not (sub / "state.json").exists() and time.monotonic() - t0 < 15:
+            time.sleep(0.2)
+        assert json.loads((sub / "state.json").read_text())["genre"] == "jazz"
+        st = status(sock, env)
+        assert st["state_save_error"] is None and st["state_unsaved"] is False
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+    err = p.stderr.read()
+    assert "retrying in" in err and "after" in err and "failed attempts" in err
