@@ -149,7 +149,7 @@ def _socket_path(a) -> str:
 
 
 def cmd_ctl(a) -> int:
-    from .control import ControlError, request
+    from .control import ControlError, reply_status, request
     if a.action == "bypass":
         key, value = "bypass", a.args[0] if a.args else None
         if value not in ("on", "off"):
@@ -158,24 +158,22 @@ def cmd_ctl(a) -> int:
         if len(a.args) != 2:
             return _err("usage: masterbox ctl set KEY VALUE (genre, intensity, target, ceiling, bypass)")
         key, value = a.args
+    path = _socket_path(a)
     try:
-        reply = request(_socket_path(a), {"cmd": "set", "key": key, "value": value})
+        st = reply_status(request(path, {"cmd": "set", "key": key, "value": value}), path)
     except ControlError as e:
         return _err(e)
-    if not reply.get("ok"):
-        return _err(reply.get("error", "failed"))
     from .notify import status_line
-    print(status_line(reply["status"]))
+    print(status_line(st))
     return 0
 
 
 def cmd_status(a) -> int:
-    from .control import ControlError, request
+    from .control import ControlError, query_status
     try:
-        reply = request(_socket_path(a), {"cmd": "status"})
+        st = query_status(_socket_path(a))
     except ControlError as e:
         return _err(e)
-    st = reply["status"]
     if a.json:
         print(json.dumps(st, indent=2))
     else:

@@ -28,8 +28,8 @@ import time
 
 from . import config as cfgmod
 from .audio import AudioEngine, DeviceError
-from .control import ControlServer
-from .errors import ConfigError
+from .control import ControlServer, SocketPathError, prepare_socket_path
+from .errors import ConfigError, MasterboxError
 from .notify import notify, status_line
 from .parameters import Parameters
 from .state import StateStore, load_state
@@ -95,6 +95,44 @@ def _load_kernels(chain_cls, fs, vector):
     scratch.snapshot()
 
 
+class InstanceLockError(MasterboxError):
+    """Another daemon holds the instance lock."""
+
+
+def acquire_instance_lock(path: str) -> int:
+    """flock(LOCK_EX | LOCK_NB) on ``path`` (next to the control socket, in
+    the runtime directory); returns the descriptor, held until exit.  The
+    file holds the owner's pid, for the message a second daemon prints.
+    The lock file is never deleted (deleting it would let two daemons lock
+    two different files)."""
+    import fcntl
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            other = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        except OSError:
+            other = "?"
+        os.close(fd)
+        raise InstanceLockError(f"another masterbox daemon is already running (pid {other}, "
+                                f"lock {path}); stop it first") from None
+    except OSError:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def release_instance_lock(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
 def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device=False) -> int:
     t_start = time.monotonic()
     try:
@@ -105,6 +143,16 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
         return 2
     logging.basicConfig(level=getattr(logging, cfg["log_level"].upper()),
                         format="%(levelname)s %(name)s: %(message)s")
+    sock = socket_path or os.environ.get("MASTERBOX_SOCKET") or cfg["control_socket"]
+    try:
+        lock = acquire_instance_lock(sock + ".lock")
+        prepare_socket_path(sock)         # before any audio: a clash is exit 2, not a takeover
+    except (InstanceLockError, SocketPathError) as e:
+        print(f"masterbox: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"masterbox: {sock}: {e.strerror or e}", file=sys.stderr)
+        return 2
     d = cfg["defaults"]
     defaults = {"genre": d["genre"], "intensity": float(d["intensity"]),
                 "target_lufs": d["target_lufs"], "ceiling_dbtp": float(d["ceiling_dbtp"]),
@@ -202,7 +250,6 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
                   genres=sorted(params.presets))
         return st
 
-    sock = socket_path or os.environ.get("MASTERBOX_SOCKET") or cfg["control_socket"]
     server = None
     try:
         server = ControlServer(sock, params, full_status)
@@ -237,6 +284,7 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
     if server is not None:
         server.stop()
     log.info("stopped: %s; faults %d", status_line(full_status()), engine.faults)
+    release_instance_lock(lock)
     return 0
 
 
@@ -248,11 +296,8 @@ def _restart_in_place(store, server):
     log.warning("audio system wedged after the device loss: restarting the daemon in place")
     store.close()
     if server is not None:
-        try:
-            server.server_close()
-            os.unlink(server.path)
-        except OSError:
-            pass
+        server.stop()                     # removes the socket only if it is still ours
+    # the instance lock's descriptor is close-on-exec: the new image takes it again
     args = [a for a in sys.argv[1:] if a != "--wait-for-device"]
     logging.shutdown()
     os.execv(sys.executable, [sys.executable, "-m", "firmware.cli", *args, "--wait-for-device"])

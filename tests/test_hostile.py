@@ -627,3 +627,312 @@ def test_failed_save_is_retried_and_shown_in_status(live):
         p.wait()
     err = p.stderr.read()
     assert "retrying in" in err and "after" in err and "failed attempts" in err
+
+
+# ---------------------------------------------------------- 4. control socket
+
+import socket  # noqa: E402
+import threading  # noqa: E402
+
+
+def _proc(pid, key):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _connect(sock_path, timeout=5.0):
+    end = time.monotonic() + 2
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(str(sock_path))
+            return s
+        except BlockingIOError:                  # backlog full for a moment: retry
+            s.close()
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.01)
+
+
+def _read_line(s, limit=1 << 20):
+    buf = b""
+    while not buf.endswith(b"\n") and len(buf) < limit:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+@pytest.fixture
+def daemon(live):
+    tmp, env, cfg = live
+    p = start_daemon(cfg, env, stderr=subprocess.PIPE, text=True)
+    sock = tmp / "control.sock"
+    assert wait_for_socket(sock, 30)
+    yield p, sock, env, tmp
+    stop(p)
+
+
+@needs_portaudio
+def test_client_cap_busy_line_and_idle_eviction(daemon):
+    """Before: one thread per connection, no cap (3000 idle connections left
+    ~2800 threads and status unreachable)."""
+    from firmware.control import MAX_CLIENTS, query_status
+    p, sock, env, tmp = daemon
+    idle = [_connect(sock) for _ in range(MAX_CLIENTS)]
+    time.sleep(0.1)
+    extra = _connect(sock)                       # all slots young: busy, closed
+    line = _read_line(extra)
+    assert b'"busy' in line and _read_line(extra) == b""
+    time.sleep(0.6)                              # now the idle ones may make room
+    st = query_status(str(sock))
+    assert st["state"] in ("running", "starting")
+    assert _proc(p.pid, "Threads") < 30
+    for s in idle:
+        s.close()
+    extra.close()
+
+
+@needs_portaudio
+def test_long_line_is_refused_and_closed(daemon):
+    p, sock, env, tmp = daemon
+    rss0 = _proc(p.pid, "VmRSS")
+    s = _connect(sock)
+    s.settimeout(10)
+    sent = 0
+    try:
+        while sent < 64 << 20:                   # try 64 MiB without a newline
+            sent += s.send(b"x" * (1 << 20))
+    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        pass
+    line = _read_line(s)
+    assert b"longer than 65536 bytes" in line, line[:200]
+    assert sent < 32 << 20                       # the daemon stopped reading early
+    assert _proc(p.pid, "VmRSS") - rss0 < 20 * 1024
+    s.close()
+    # a value near the limit is answered with a short error, not echoed back
+    s = _connect(sock)
+    s.sendall(json.dumps({"cmd": "set", "key": "bypass", "value": "y" * 60000}).encode() + b"\n")
+    reply = _read_line(s)
+    assert len(reply) < 1000 and b'"ok": false' in reply
+    s.close()
+
+
+@needs_portaudio
+def test_read_timeout_and_early_hangups(daemon):
+    from firmware.control import CLIENT_TIMEOUT_S
+    p, sock, env, tmp = daemon
+    s = _connect(sock, timeout=CLIENT_TIMEOUT_S + 5)
+    s.sendall(b'{"cmd": "sta')                   # half a request, then nothing
+    t0 = time.monotonic()
+    line = _read_line(s)
+    dt = time.monotonic() - t0
+    assert b"timeout" in line and _read_line(s) == b""
+    assert CLIENT_TIMEOUT_S - 0.5 <= dt <= CLIENT_TIMEOUT_S + 2
+    s.close()
+    for _ in range(50):                          # ask, and hang up before the reply
+        c = _connect(sock)
+        c.sendall(b'{"cmd": "status"}\n' * 20)
+        c.close()
+    time.sleep(0.5)
+    assert p.poll() is None
+    stop(p)
+    err = p.stderr.read()
+    # before: every early hang-up wrote a BrokenPipe traceback to the log
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+class ScriptedDaemon:
+    """A real UNIX socket that answers every connection with fixed bytes."""
+
+    def __init__(self, path, reply: bytes, delay=0.0):
+        self.path, self.reply, self.delay = str(path), reply, delay
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(self.path)
+        self.srv.listen(16)
+        self.srv.settimeout(0.2)
+        self.stop = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.stop:
+            try:
+                c, _ = self.srv.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                c.settimeout(2)
+                c.recv(65536)
+                time.sleep(self.delay)
+                c.sendall(self.reply)
+            except OSError:
+                pass
+            c.close()
+
+    def close(self):
+        self.stop = True
+        self.t.join(timeout=2)
+        self.srv.close()
+
+
+REPLIES = {
+    "empty": (b"", "without a reply"),
+    "partial": (b'{"ok": true, "stat', "cut short"),
+    "not_json": (b"hello\n", "not valid JSON"),
+    "not_object": (b"[1, 2]\n", "not a status object"),
+    "ok_false": (b'{"ok": false, "error": "something broke"}\n', "something broke"),
+    "ok_false_bare": (b'{"ok": false}\n', "refused"),
+    "no_status": (b'{"ok": true}\n', "holds no status"),
+    "status_list": (b'{"ok": true, "status": [1]}\n', "holds no status"),
+    "busy": (b'{"ok": false, "error": "busy: 16 clients connected; try again"}\n', "busy"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REPLIES))
+def test_cli_and_panel_survive_bad_replies(tmp_path, case):
+    """Before: status and the panel crashed (exit 1, traceback) on an empty,
+    half or {"ok": false} reply."""
+    reply, expect = REPLIES[case]
+    path = tmp_path / "d.sock"
+    d = ScriptedDaemon(path, reply)
+    try:
+        for args in (["status"], ["status", "--json"], ["ctl", "set", "genre", "rock"]):
+            r = mb(*args, "--socket", path, timeout=30)
+            one_line(r, expect)
+        code = ("import sys, logging\n"
+                "logging.basicConfig(level=logging.WARNING)\n"
+                "from ui.panel import Panel\n"
+                f"p = Panel({str(path)!r})\n"
+                "p.tick(0.0); p.tick(10.0)\n"
+                "print('STATUS', p.status)\n")
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                           env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+        assert "STATUS None" in r.stdout
+    finally:
+        d.close()
+
+
+def test_cli_retries_a_full_backlog_then_says_busy(tmp_path):
+    """Before: a raw "[Errno 11] Resource temporarily unavailable"."""
+    path = tmp_path / "full.sock"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(str(path))
+    srv.listen(1)                                 # never accepts: the backlog fills
+    fill = []
+    for _ in range(8):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.setblocking(False)
+        try:
+            c.connect(str(path))
+        except BlockingIOError:
+            c.close()
+            break
+        fill.append(c)
+    t0 = time.monotonic()
+    r = mb("status", "--socket", path, timeout=30)
+    one_line(r, "too busy")
+    assert time.monotonic() - t0 < 6
+    # the same, but the daemon frees up after 0.5 s: the CLI's retry gets through
+    def accept_later():
+        time.sleep(0.5)
+        for c in fill:
+            c.close()
+        srv.settimeout(5)
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            try:
+                conn.settimeout(2)
+                if conn.recv(65536):
+                    conn.sendall(b'{"ok": true, "status": {"state": "running"}}\n')
+            except OSError:
+                pass
+            conn.close()
+    t = threading.Thread(target=accept_later, daemon=True)
+    t.start()
+    r = mb("status", "--json", "--socket", path, timeout=30)
+    srv.close()
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["state"] == "running"
+
+
+# -------------------------------------------------------------- 5. one instance
+
+@needs_portaudio
+def test_second_daemon_exits_2_and_leaves_the_first_alone(daemon):
+    """Before: a second ``masterbox run`` deleted the first one's socket, took
+    over, both played; when it exited, status said "not running"."""
+    p, sock, env, tmp = daemon
+    ino = os.stat(sock).st_ino
+    r = mb("run", "--config", tmp / "config.yaml", env=env, timeout=60)
+    one_line(r, "already running")
+    assert str(p.pid) in r.stderr
+    assert os.stat(sock).st_ino == ino and p.poll() is None
+    assert status(sock, env)["state"] in ("running", "starting")
+
+
+@needs_portaudio
+@pytest.mark.parametrize("what", ["file", "symlink", "dir", "live_socket"])
+def test_never_deletes_what_is_not_its_socket(live, what):
+    tmp, env, cfg = live
+    sock = tmp / "control.sock"
+    target = tmp / "precious.txt"
+    target.write_text("keep me")
+    other = None
+    if what == "file":
+        sock.write_text("keep me too")
+    elif what == "symlink":
+        sock.symlink_to(target)
+    elif what == "dir":
+        sock.mkdir()
+    else:                                         # some other program listens there
+        other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        other.bind(str(sock))
+        other.listen(1)
+    before = os.lstat(sock)
+    r = mb("run", "--config", cfg, env=env, timeout=60)
+    try:
+        one_line(r, str(sock))
+        after = os.lstat(sock)
+        assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+        assert target.read_text() == "keep me"
+        if what == "file":
+            assert sock.read_text() == "keep me too"
+    finally:
+        if other is not None:
+            other.close()
+
+
+@needs_portaudio
+def test_stale_socket_is_replaced_and_foreign_file_kept_at_exit(live):
+    tmp, env, cfg = live
+    sock = tmp / "control.sock"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(str(sock))
+    s.close()                                     # a socket left by a crash: nobody listens
+    p = start_daemon(cfg, env, stderr=subprocess.PIPE, text=True)
+    try:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 30:
+            try:
+                if status(sock, env, timeout=5)["state"]:
+                    break
+            except AssertionError:
+                time.sleep(0.2)
+        # someone replaces the socket path with a file while the daemon runs
+        sock.unlink()
+        sock.write_text("not yours")
+    finally:
+        stop(p)
+    assert p.returncode == 0
+    assert sock.read_text() == "not yours"        # the daemon removed only its own socket

@@ -18,7 +18,7 @@ import select
 import sys
 import time
 
-from firmware.control import ControlError, request
+from firmware.control import ControlError, reply_status, request
 from firmware.presets import TARGET_ORDER, TARGETS_LUFS
 
 from .screens import UiState, render
@@ -72,10 +72,10 @@ class Panel:
         except ControlError:
             self.status = None
             return
-        if reply.get("ok"):
-            self.status = reply["status"]
-        else:
-            log.warning("daemon refused %s=%s: %s", key, value, reply.get("error"))
+        try:
+            self.status = reply_status(reply, self.socket_path)
+        except ControlError as e:
+            log.warning("daemon refused %s=%s: %s", key, value, e)
 
     def _apply(self, kind, arg, now):
         st = self.status
@@ -120,8 +120,11 @@ class Panel:
         if now - self.last_poll >= POLL_S:
             self.last_poll = now
             try:
-                self.status = self.request(self.socket_path, {"cmd": "status"})["status"]
-            except ControlError:
+                self.status = reply_status(self.request(self.socket_path, {"cmd": "status"}),
+                                           self.socket_path)
+            except ControlError as e:
+                if self.status is not None:
+                    log.warning("no status from the daemon: %s", e)
                 self.status = None
         if self.ui.overlay and now >= self.overlay_until:
             self.ui.overlay = ""
@@ -248,7 +251,7 @@ def write_snapshots(directory: str, socket_path: str = "") -> list:
     live = None
     if socket_path:
         try:
-            live = request(socket_path, {"cmd": "status"})["status"]
+            live = reply_status(request(socket_path, {"cmd": "status"}), socket_path)
         except ControlError:
             live = None
     written = []
