@@ -936,3 +936,175 @@ def test_stale_socket_is_replaced_and_foreign_file_kept_at_exit(live):
         stop(p)
     assert p.returncode == 0
     assert sock.read_text() == "not yours"        # the daemon removed only its own socket
+
+
+# ------------------------------------------- 4. measured: a flood of clients
+
+import shutil  # noqa: E402
+
+N_IDLE = 3000
+BIG_LINE = 1 << 30
+
+
+def _raw_status(sock_path, timeout=5.0):
+    """(seconds, ok) for one status request with a plain socket (no retry)."""
+    t0 = time.monotonic()
+    end = t0 + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            s.connect(str(sock_path))
+            s.sendall(b'{"cmd": "status"}\n')
+            line = _read_line(s)
+            if line.startswith(b'{"ok": true'):
+                return time.monotonic() - t0, True
+        except BlockingIOError:
+            pass                                  # backlog full: retry, as the CLI does
+        except OSError:
+            pass
+        finally:
+            s.close()
+        if time.monotonic() >= end:
+            return time.monotonic() - t0, False
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def jack_server():
+    if shutil.which("jackd") is None:
+        pytest.skip("jackd2 not installed")
+    name = f"mbhostile{os.getpid()}"
+    p = subprocess.Popen(["jackd", "-n", name, "-R", "-d", "dummy", "-r", "48000", "-p", "1024"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if subprocess.run(["jack_lsp", "-s", name], capture_output=True).returncode == 0:
+            break
+        time.sleep(0.1)
+    else:
+        p.kill()
+        pytest.skip("jackd did not start")
+    yield name
+    p.terminate()
+    p.wait(timeout=10)
+
+
+@needs_portaudio
+def test_flood_of_idle_clients_and_a_1gb_line(tmp_path, warm_cache, jack_server):
+    """3000 idle connections and a 1 GiB line without a newline against the
+    daemon on a real-time paced (JACK dummy) device.  Before (issue 11):
+    ~2800 threads, status unreachable, 2.4-3.5 GB RSS, ~150 xruns/s."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, N_IDLE + 500)), hard))
+    cfg = write_config(tmp_path, input_device="system", output_device="system")
+    env = env_for(tmp_path, JACK_DEFAULT_SERVER=jack_server)
+    p = start_daemon(cfg, env, stderr=subprocess.PIPE, text=True)
+    sock = tmp_path / "control.sock"
+    res = {}
+    idle = []
+    try:
+        assert wait_for_socket(sock, 30)
+        time.sleep(2)
+        st = json.loads(_status_json(sock))
+        xr0, t_base = st["xruns_input"] + st["xruns_output"], time.monotonic()
+        time.sleep(4)
+        st = json.loads(_status_json(sock))
+        res["baseline_xruns_per_s"] = round((st["xruns_input"] + st["xruns_output"] - xr0)
+                                            / (time.monotonic() - t_base), 2)
+        res["rss_before_kb"] = rss0 = _proc(p.pid, "VmRSS")
+        peak = [rss0]
+        sampling = [True]
+
+        def sample():
+            while sampling[0] and p.poll() is None:
+                peak[0] = max(peak[0], _proc(p.pid, "VmRSS"))
+                time.sleep(0.02)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        xr_load0 = st["xruns_input"] + st["xruns_output"]
+        t_load = time.monotonic()
+        # 3000 idle connections (never a byte), held open
+        end = time.monotonic() + 20
+        while len(idle) < N_IDLE and time.monotonic() < end:
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            try:
+                c.connect(str(sock))
+                idle.append(c)
+            except BlockingIOError:
+                c.close()
+                time.sleep(0.001)
+        res["idle_connections_opened"] = len(idle)
+        res["open_idle_s"] = round(time.monotonic() - t_load, 2)
+        # one line of 1 GiB without a newline (reconnecting when the daemon hangs up)
+        sent = [0]
+
+        def big_line():
+            chunk = b"x" * (1 << 20)
+            t_end = time.monotonic() + 30
+            while sent[0] < BIG_LINE and time.monotonic() < t_end:
+                try:
+                    c = _connect(sock, timeout=5)
+                except OSError:
+                    time.sleep(0.01)
+                    continue
+                try:
+                    while sent[0] < BIG_LINE and time.monotonic() < t_end:
+                        sent[0] += c.send(chunk)
+                except OSError:
+                    pass
+                finally:
+                    c.close()
+        sender = threading.Thread(target=big_line, daemon=True)
+        sender.start()
+        times = []
+        for _ in range(10):
+            times.append(_raw_status(sock))
+            time.sleep(0.2)
+        t_cli = time.monotonic()
+        cli = mb("status", "--socket", sock, env=env, timeout=60)
+        res["cli_status_s"] = round(time.monotonic() - t_cli, 2)
+        res["cli_status_rc"] = cli.returncode
+        sender.join(timeout=40)
+        res["big_line_bytes_accepted"] = sent[0]
+        res["status_s"] = [round(t, 3) for t, _ in times]
+        res["status_ok"] = sum(ok for _, ok in times)
+        res["threads_under_load"] = _proc(p.pid, "Threads")
+        res["fds_under_load"] = len(os.listdir(f"/proc/{p.pid}/fd"))
+        st = json.loads(_status_json(sock))
+        dt = time.monotonic() - t_load
+        res["load_xruns_per_s"] = round((st["xruns_input"] + st["xruns_output"] - xr_load0) / dt, 2)
+        sampling[0] = False
+        sampler.join(timeout=2)
+        res["rss_peak_growth_mb"] = round((peak[0] - rss0) / 1024, 1)
+    finally:
+        for c in idle:
+            c.close()
+        t_stop = time.monotonic()
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        res["sigterm_s"] = round(time.monotonic() - t_stop, 2)
+        res["exit"] = p.returncode
+    print("\nFLOOD", json.dumps(res))
+    if os.environ.get("MB_FLOOD_REPORT"):
+        Path(os.environ["MB_FLOOD_REPORT"]).write_text(json.dumps(res, indent=1))
+    assert res["status_ok"] == 10 and max(res["status_s"]) < 1.0, res
+    assert res["cli_status_rc"] == 0, res
+    assert res["rss_peak_growth_mb"] < 20, res
+    assert res["threads_under_load"] < 30, res
+    assert res["exit"] == 0 and res["sigterm_s"] < 5, res
+
+
+def _status_json(sock):
+    s = _connect(sock)
+    try:
+        s.sendall(b'{"cmd": "status"}\n')
+        return json.dumps(json.loads(_read_line(s))["status"])
+    finally:
+        s.close()
