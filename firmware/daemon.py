@@ -133,6 +133,29 @@ def release_instance_lock(fd: int) -> None:
         pass
 
 
+WATCHDOG_STALL_S = 5.0     # under systemd's WatchdogSec=10
+
+
+def watchdog_health(engine, now: float, cb_seen_at: float):
+    """(ok, reason) for a WATCHDOG=1 ping from the main loop (which must be
+    running to ask): the audio supervisor is alive and not stuck, and audio
+    callbacks advance whenever audio is expected.  While the device is gone
+    (waiting-for-device, no stream) nothing is expected: the supervisor's
+    retries are the health, so an unplugged interface is waited for, not
+    killed."""
+    t = getattr(engine, "_thread", None)
+    if t is not None and not t.is_alive() and not engine.done.is_set() \
+            and not engine.needs_restart.is_set():
+        return False, "the audio supervisor thread has stopped"
+    if t is not None and now - engine.heartbeat > WATCHDOG_STALL_S:
+        return False, f"the audio supervisor has been stuck for {now - engine.heartbeat:.0f} s"
+    if engine.state == "waiting-for-device" or engine.stream is None:
+        return True, ""
+    if now - cb_seen_at > WATCHDOG_STALL_S:
+        return False, f"no audio callbacks for {now - cb_seen_at:.0f} s with the stream open"
+    return True, ""
+
+
 def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device=False) -> int:
     t_start = time.monotonic()
     try:
@@ -197,8 +220,11 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
         engine.stream = None
         engine.start(waiting=True)
     t_audio = time.monotonic() - t_start
-    log.info("audio running %.2f s after start (%s)", t_audio,
-             "mastering" if engine.chain is not None else "dry until the kernels are ready")
+    if waiting:
+        log.info("waiting for the audio device (%.2f s after start)", t_audio)
+    else:
+        log.info("audio running %.2f s after start (%s)", t_audio,
+                 "mastering" if engine.chain is not None else "dry until the kernels are ready")
     if engine.chain is not None:
         log.info("mastering engaged %.2f s after start", t_audio)
     notify("READY=1")
@@ -257,7 +283,8 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
     except OSError as e:
         log.error("control socket %s unavailable: %s (audio continues)", sock, e)
 
-    last_cb = -1
+    last_cb, cb_seen_at = -1, time.monotonic()
+    withheld = None
     while not stop.is_set():
         if engine.done.is_set():
             break
@@ -270,9 +297,18 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
             reloads[0] += 1
         st = full_status()
         notify("STATUS=" + status_line(st))
+        now = time.monotonic()
         if engine.callbacks != last_cb:
-            last_cb = engine.callbacks
+            last_cb, cb_seen_at = engine.callbacks, now
+        ok, why = watchdog_health(engine, now, cb_seen_at)
+        if ok:
             notify("WATCHDOG=1")
+            if withheld:
+                log.warning("watchdog: healthy again; pings resumed")
+            withheld = None
+        elif why != withheld:
+            log.error("watchdog: withholding pings (systemd will restart the daemon): %s", why)
+            withheld = why
         if not stop.is_set():
             wake.wait(1.0)
             wake.clear()
