@@ -178,10 +178,12 @@ def cmd_status(a) -> int:
         print(json.dumps(st, indent=2))
     else:
         from .notify import status_line
-        print(status_line(st))
-        print(f"devices: {st.get('input_device')} -> {st.get('output_device')}, "
-              f"{st.get('samplerate')} Hz, {st.get('blocksize')} frames, "
-              f"latency {st.get('latency_ms')} ms, uptime {st.get('uptime_s')} s")
+        from .status import Status, level
+        s = Status.from_dict(st)
+        print(status_line(s))
+        print(f"devices: {s.input_device or '—'} -> {s.output_device or '—'}, "
+              f"{level(s.samplerate_hz, ' Hz', '{:d}')}, {s.blocksize_frames} frames, "
+              f"latency {level(s.latency_ms, ' ms', '{:.2f}')}, uptime {s.uptime_s:.0f} s")
     return 0
 
 

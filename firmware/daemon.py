@@ -33,6 +33,7 @@ from .errors import ConfigError, MasterboxError
 from .notify import notify, status_line
 from .parameters import Parameters
 from .state import StateStore, load_state
+from .status import Status
 
 log = logging.getLogger("masterbox")
 
@@ -268,13 +269,12 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
     config_error = [None]     # the last reload's problem, until a reload succeeds
     reloads = [0]
 
-    def full_status():
-        st = engine.status()
-        st.update(store.status())
-        st.update(config_error=config_error[0], reloads=reloads[0], genre=params.genre, intensity=params.intensity, target_lufs=params.target_lufs,
-                  ceiling_dbtp=params.ceiling_dbtp, bypass=params.bypass,
-                  genres=sorted(params.presets))
-        return st
+    def full_status() -> dict:
+        return Status.from_engine(
+            engine.status(), **store.status(), config_error=config_error[0], reloads=reloads[0],
+            genre=params.genre, intensity=params.intensity, target_lufs=params.target_lufs,
+            ceiling_dbtp=params.ceiling_dbtp, bypass=params.bypass,
+            genres=sorted(params.presets)).to_dict()
 
     server = None
     try:

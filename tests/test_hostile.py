@@ -1173,6 +1173,11 @@ def test_watchdog_pings_while_waiting_for_the_device(live, device):
         st = status(sock, env)
         if device == "missing":
             assert st["state"] == "waiting-for-device"
+            # truthful while waiting: no rate, no latency, no levels (item 10)
+            assert st["samplerate_hz"] is None and st["latency_ms"] is None
+            assert st["short_term_lufs"] is None
+            line = mb("status", "--socket", sock, env=env).stdout
+            assert "waiting-for-device" in line and "\u2014 Hz" in line
         else:                    # (the file device runs unpaced: mastering may engage late)
             assert st["state"] in ("running", "starting") and st["callbacks"] > 0
         pings = rx.pings(since=t0)
@@ -1186,3 +1191,85 @@ def test_watchdog_pings_while_waiting_for_the_device(live, device):
     assert p.returncode == 0 and "withholding" not in err
     if device == "missing":
         assert "audio running" not in err and "waiting for the audio device" in err
+
+
+# ------------------------------------------------------ 10. one typed status
+
+def test_status_record_is_tolerant_and_truthful():
+    from firmware.notify import status_line
+    from firmware.status import Status
+    eng = {"state": "running", "samplerate": 48000, "blocksize": 128, "latency_ms": 1.5,
+           "short_term_lufs": -300.7, "integrated_lufs": float("-inf"), "momentary_lufs": -23.0,
+           "true_peak_dbtp": -758.6, "gain_reduction_db": float("nan"), "mystery": 1}
+    st = Status.from_engine(eng, genre="rock", intensity=6.0)
+    assert st.short_term_lufs is None and st.integrated_lufs is None
+    assert st.true_peak_dbtp is None and st.gain_reduction_db is None
+    assert st.momentary_lufs == -23.0 and st.samplerate_hz == 48000
+    line = status_line(st.to_dict())
+    assert "S \u2014 LUFS" in line and "TP \u2014 dBTP" in line and "-300" not in line
+    # whatever a reply holds, a client gets a complete, typed record
+    for junk in (None, [], {"intensity": "loud", "bypass": "yes", "xruns_input": 1.5,
+                            "genres": "pop", "state": 3}):
+        s = Status.from_dict(junk)
+        assert s.intensity == 0.0 and s.bypass is False and s.xruns_input == 0
+        status_line(s.to_dict())
+    json_ok = Status.from_engine({"state": "waiting-for-device", "samplerate": None,
+                                  "latency_ms": 0.0, "short_term_lufs": -14.0}).to_dict()
+    assert json_ok["latency_ms"] is None and json_ok["short_term_lufs"] is None
+
+
+@needs_portaudio
+def test_silence_shows_a_dash_not_minus_300(tmp_path, warm_cache, jack_server):
+    """Before: ``status`` showed "S -300.7 LUFS" for silence.  The JACK dummy
+    device's capture ports deliver digital silence."""
+    jack = pytest.importorskip("jack")
+    cfg = write_config(tmp_path, input_device="system", output_device="system")
+    env = env_for(tmp_path, JACK_DEFAULT_SERVER=jack_server)
+    p = start_daemon(cfg, env, stderr=subprocess.PIPE, text=True)
+    sock = tmp_path / "control.sock"
+    gen = None
+    try:
+        assert wait_for_socket(sock, 30)
+        t0 = time.monotonic()
+        st = {}
+        while time.monotonic() - t0 < 30:
+            st = json.loads(_status_json(sock))
+            if st.get("mastering"):
+                break
+            time.sleep(0.5)
+        assert st.get("mastering"), st
+        # 2 s of noise into the daemon, then digital silence
+        noise = (0.1 * np.random.default_rng(0).standard_normal(48000 * 2)).astype(np.float32)
+        pos = [0]
+        gen = jack.Client("mbsilence", servername=jack_server, no_start_server=True)
+        outs = [gen.outports.register(f"o{k}") for k in range(2)]
+
+        @gen.set_process_callback
+        def process(frames):
+            n = max(0, min(frames, len(noise) - pos[0]))
+            for o in outs:
+                buf = o.get_array()
+                buf[:] = 0.0
+                buf[:n] = noise[pos[0]:pos[0] + n]
+            pos[0] += frames
+        gen.activate()
+        for k in range(2):
+            for src in list(gen.get_all_connections(f"PortAudio:in_{k}")):
+                gen.disconnect(src, f"PortAudio:in_{k}")
+            gen.connect(outs[k], f"PortAudio:in_{k}")
+        time.sleep(1.5)
+        st = json.loads(_status_json(sock))
+        assert st["momentary_lufs"] is not None and st["momentary_lufs"] > -60, {k: st.get(k) for k in ("momentary_lufs", "short_term_lufs", "callbacks", "true_peak_dbtp")}
+        time.sleep(5.5)                          # the 3 s window holds only silence now
+        st = json.loads(_status_json(sock))
+        print("\nSILENCE", json.dumps({k: st.get(k) for k in ("short_term_lufs", "momentary_lufs",
+                                                            "integrated_lufs", "true_peak_dbtp")}))
+        out = mb("status", "--socket", sock, env=env).stdout
+        print(out)
+        assert st["short_term_lufs"] is None and st["momentary_lufs"] is None
+        assert "S \u2014 LUFS" in out and "-300" not in out
+    finally:
+        if gen is not None:
+            gen.deactivate()
+            gen.close()
+        stop(p)
