@@ -211,10 +211,12 @@ def render_file(in_path: str, out_path: str, params: np.ndarray, block: int = 51
     try:
         with AtomicOutput(out_path) as tmp:
             try:
-                res = _render(fin, tmp.fd, fmt, params, block, pcm, progress)
+                res = _render(fin, tmp.tmp, fmt, params, block, pcm, progress)
             except (OSError, sf.LibsndfileError) as e:
-                raise InputError(f"{out_path}: cannot write: "
-                                 f"{getattr(e, 'strerror', None) or _one_line(e)}") from None
+                why = getattr(e, "strerror", None) or _one_line(e)
+                if why.strip(". ") == "System error":      # libsndfile keeps the errno to itself
+                    why = "the write failed (disk full, file too large or a device error)"
+                raise InputError(f"{out_path}: cannot write: {why}") from None
             try:
                 tmp.commit()
             except OSError as e:
@@ -224,9 +226,7 @@ def render_file(in_path: str, out_path: str, params: np.ndarray, block: int = 51
     return res
 
 
-def _render(fin, out_fd: int, fmt: str, params, block: int, pcm: bool, progress: bool):
-    import os
-
+def _render(fin, out_tmp: str, fmt: str, params, block: int, pcm: bool, progress: bool):
     import soundfile as sf
     fs = fin.samplerate
     if fmt == "OGG":
@@ -261,8 +261,9 @@ def _render(fin, out_fd: int, fmt: str, params, block: int, pcm: bool, progress:
     inbuf = np.zeros((chunk, 2), dtype=np.float32)
     meterbuf = np.zeros((chunk, 2), dtype=np.float32)
     outbuf = np.zeros((chunk, 2), dtype=np.float32)
-    with os.fdopen(os.dup(out_fd), "wb") as raw, \
-            sf.SoundFile(raw, "w", samplerate=fs, channels=2, subtype=subtype, format=fmt) as fout:
+    # libsndfile writes the temporary file by name (its errors are exceptions;
+    # through a Python file object they would only be printed)
+    with sf.SoundFile(out_tmp, "w", samplerate=fs, channels=2, subtype=subtype, format=fmt) as fout:
         remaining_tail = lat
         while True:
             data = fin.read(chunk, dtype="float32", always_2d=True)

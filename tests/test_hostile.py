@@ -108,6 +108,32 @@ def test_failed_render_keeps_the_old_output(song, tmp_path):
     no_temp_left(tmp_path)
 
 
+def _small_file_limit():
+    import resource
+    import signal as sig
+    sig.signal(sig.SIGXFSZ, sig.SIG_IGN)          # a write over the limit fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+
+@pytest.mark.parametrize("ext", [".wav", ".flac"])
+def test_write_error_mid_render_is_one_line_and_keeps_the_old_output(song, tmp_path, ext):
+    """A real write failure part-way (RLIMIT_FSIZE: "File too large", as a
+    full disk would give ENOSPC).  Before: traceback, exit 1, a truncated file."""
+    out = tmp_path / f"out{ext}"
+    out.write_bytes(b"previous render")
+    e = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-m", "firmware.cli", "render", song, out, "--pcm"]
+                       if ext == ".wav" else
+                       [sys.executable, "-m", "firmware.cli", "render", song, out], env=e,
+                       capture_output=True, text=True, timeout=600, cwd=ROOT,
+                       preexec_fn=_small_file_limit)
+    if r.returncode == 0:
+        pytest.skip("the output fitted under the limit")
+    one_line(r, "cannot write")
+    assert out.read_bytes() == b"previous render"
+    no_temp_left(tmp_path)
+
+
 @pytest.mark.parametrize("where", ["/nonexistent/x.png", "dir", "audio", "input"])
 def test_report_to_a_bad_path_is_refused_before_work(song, tmp_path, where):
     # before: traceback after the WAV was written
