@@ -746,6 +746,13 @@ def test_long_line_is_refused_and_closed(daemon):
     reply = _read_line(s)
     assert len(reply) < 1000 and b'"ok": false' in reply
     s.close()
+    # JSON true is not intensity 1.0 (before: accepted as 1.0)
+    s = _connect(sock)
+    s.sendall(b'{"cmd": "set", "key": "intensity", "value": true}\n')
+    reply = _read_line(s)
+    assert b'"ok": false' in reply and b"must be a number" in reply
+    s.close()
+    assert status(sock, env)["intensity"] == 6.0
 
 
 @needs_portaudio
@@ -1299,3 +1306,14 @@ def test_silence_shows_a_dash_not_minus_300(tmp_path, warm_cache, jack_server):
             gen.deactivate()
             gen.close()
         stop(p)
+
+
+def test_oled_home_shows_unsaved_settings_and_refused_config():
+    pytest.importorskip("luma.core")
+    from ui.panel import DEMO_STATUS
+    from ui.screens import UiState, render
+    base = np.array(render(dict(DEMO_STATUS), UiState()).convert("1"))
+    unsaved = np.array(render(dict(DEMO_STATUS, state_save_error="cannot save"), UiState()).convert("1"))
+    cfg = np.array(render(dict(DEMO_STATUS, config_error="x.yaml:1: bad"), UiState()).convert("1"))
+    assert (base != unsaved)[54:, 48:].any() and (base != cfg)[54:, 48:].any()
+    assert (unsaved != cfg)[54:, 48:].any()

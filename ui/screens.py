@@ -100,8 +100,12 @@ def home(st: dict, ui: UiState) -> Image.Image:
     # load / xrun indicator, bottom line
     xr = int(st.get("xruns_input", 0)) + int(st.get("xruns_output", 0))
     draw_text(img, (1, 56), f"{fmt(st.get('dsp_load_pct'), '%', 0)} X{xr}", SMALL)
-    if st.get("state") not in (None, "running"):
-        draw_text(img, (50, 56), fit(str(st.get("state")).upper(), 66, SMALL), SMALL)
+    # a setting not safely on disk, or a config the daemon refused, outranks the state
+    flag = ("NOT SAVED" if st.get("state_save_error") else
+            "CONFIG ERR" if st.get("config_error") else
+            str(st.get("state")).upper() if st.get("state") not in (None, "running") else "")
+    if flag:
+        draw_text(img, (50, 56), fit(flag, 66, SMALL), SMALL)
     if st.get("bypass"):
         # unmistakable: an inverted band over the meters
         d.rectangle((0, 18, 116, 35), fill=1)
