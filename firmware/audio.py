@@ -83,6 +83,7 @@ class AudioEngine:
         self.params = params
         self.max_frames = max_frames
         self.state = "starting"
+        self.heartbeat = time.monotonic()     # the supervisor's last round (watchdog)
         self.fs = None
         self.block = int(audio_cfg["blocksize"])
         self.devices = ("", "")
@@ -307,6 +308,7 @@ class AudioEngine:
         last_fault_count = 0
         while not self._stop.wait(0.25):
             now = time.monotonic()
+            self.heartbeat = now
             if self.faults != last_fault_count:
                 last_fault_count = self.faults
                 self._fault_at = now

@@ -41,8 +41,14 @@ def cmd_render(a) -> int:
         target = pr.parse_target(a.target)
         intensity = pr.check_range("intensity", a.intensity, pr.INTENSITY_RANGE)
         ceiling = pr.check_range("ceiling", a.ceiling, pr.CEILING_RANGE)
-        from .render import open_input, render_file
-        open_input(a.input).close()     # fail fast, before compiling anything
+        from .render import check_output, open_input, output_format, render_file
+        # fail fast, before compiling anything or writing a byte
+        check_output(a.input, a.output)
+        output_format(a.output)
+        open_input(a.input).close()
+        if a.report:
+            from .report import check_report_path
+            check_report_path(a.report, a.input, a.output)
         params = pr.chain_params(preset, intensity, target, ceiling)
         res = render_file(a.input, a.output, params, block=a.block, pcm=a.pcm,
                           progress=sys.stderr.isatty())
@@ -57,8 +63,11 @@ def cmd_render(a) -> int:
         print(warn, file=sys.stderr)
     if a.report:
         from .report import write_report
-        write_report(res, a.report, f"{preset.name} @ {intensity:g}", target, ceiling,
-                     preset.data["adaptive"]["target_db"])
+        try:
+            write_report(res, a.report, f"{preset.name} @ {intensity:g}", target, ceiling,
+                         preset.data["adaptive"]["target_db"])
+        except InputError as e:
+            return _err(e)
         print(f"  report     {a.report}")
     return 0
 
@@ -162,7 +171,7 @@ def _socket_path(a) -> str:
 
 
 def cmd_ctl(a) -> int:
-    from .control import ControlError, request
+    from .control import ControlError, reply_status, request
     if a.action == "bypass":
         key, value = "bypass", a.args[0] if a.args else None
         if value not in ("on", "off"):
@@ -171,32 +180,32 @@ def cmd_ctl(a) -> int:
         if len(a.args) != 2:
             return _err("usage: masterbox ctl set KEY VALUE (genre, intensity, target, ceiling, bypass)")
         key, value = a.args
+    path = _socket_path(a)
     try:
-        reply = request(_socket_path(a), {"cmd": "set", "key": key, "value": value})
+        st = reply_status(request(path, {"cmd": "set", "key": key, "value": value}), path)
     except ControlError as e:
         return _err(e)
-    if not reply.get("ok"):
-        return _err(reply.get("error", "failed"))
     from .notify import status_line
-    print(status_line(reply["status"]))
+    print(status_line(st))
     return 0
 
 
 def cmd_status(a) -> int:
-    from .control import ControlError, request
+    from .control import ControlError, query_status
     try:
-        reply = request(_socket_path(a), {"cmd": "status"})
+        st = query_status(_socket_path(a))
     except ControlError as e:
         return _err(e)
-    st = reply["status"]
     if a.json:
         print(json.dumps(st, indent=2))
     else:
         from .notify import status_line
-        print(status_line(st))
-        print(f"devices: {st.get('input_device')} -> {st.get('output_device')}, "
-              f"{st.get('samplerate')} Hz, {st.get('blocksize')} frames, "
-              f"latency {st.get('latency_ms')} ms, uptime {st.get('uptime_s')} s")
+        from .status import Status, level
+        s = Status.from_dict(st)
+        print(status_line(s))
+        print(f"devices: {s.input_device or '—'} -> {s.output_device or '—'}, "
+              f"{level(s.samplerate_hz, ' Hz', '{:d}')}, {s.blocksize_frames} frames, "
+              f"latency {level(s.latency_ms, ' ms', '{:.2f}')}, uptime {s.uptime_s:.0f} s")
     return 0
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from . import presets as pr
 from .errors import ConfigError, InputError
-from .schema import Report, load_yaml_with_lines, merge, validate
+from .schema import Report, load_yaml_file, merge, validate
 
 DEFAULT_PATH = "/etc/masterbox/config.yaml"
 
@@ -76,26 +76,28 @@ def load_config(path=None):
     """
     explicit = path is not None
     path = Path(path or os.environ.get("MASTERBOX_CONFIG", DEFAULT_PATH))
-    if not path.exists():
+    if not os.path.lexists(path):
         if explicit:
             raise ConfigError([f"{path}: config file not found"])
         data, lines = {}, {}
     else:
-        data, lines = load_yaml_with_lines(path.read_text(encoding="utf-8"), str(path))
+        data, lines = load_yaml_file(path, "config")
         data = {} if data is None else data
     report = Report(str(path), lines)
     if not isinstance(data, dict):
         raise ConfigError([f"{path}:1: expected a mapping of settings"])
     validate(data, SCHEMA, report, partial=True)
-    if report.errors:
-        raise ConfigError(report.errors)
-    cfg = merge(DEFAULTS, data)
-    presets = {}
-    try:
-        presets = pr.load_presets([d for d in cfg["presets_dirs"] if Path(d).is_dir()])
-    except ConfigError as e:
-        report.errors += e.messages
-    if presets:
+    # go on with what is usable, so that every problem is reported at once
+    def ok(*path):
+        return not any(b[:len(path)] == path for b in report.bad_paths)
+    cfg = merge(DEFAULTS, {k: v for k, v in data.items() if k in SCHEMA and ok(k)})
+    if isinstance(data.get("defaults"), dict):     # the good keys of a partly bad section
+        for k, v in data["defaults"].items():
+            if k in SCHEMA["defaults"] and ok("defaults", k):
+                cfg["defaults"][k] = v
+    presets, errors = pr.load_presets_partial([d for d in cfg["presets_dirs"] if Path(d).is_dir()])
+    report.errors += errors
+    if presets and ok("defaults", "genre"):
         try:
             pr.resolve_genre(presets, cfg["defaults"]["genre"])
         except InputError as e:

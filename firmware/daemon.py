@@ -25,18 +25,23 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from . import config as cfgmod
 from .audio import AudioEngine, DeviceError
-from .control import ControlServer
-from .errors import ConfigError
+from .control import ControlServer, SocketPathError, prepare_socket_path
+from .errors import ConfigError, MasterboxError
 from .notify import notify, status_line
 from .parameters import Parameters
 from .state import StateStore, load_state
+from .status import Status
 
 log = logging.getLogger("masterbox")
 
-WARM_WAIT_S = 1.5
+WARM_WAIT_S = 1.5           # a cold cache: start dry after this long
+WARM_CACHED_WAIT_S = 20.0   # a warm cache only needs loading: wait for it (a
+                            # loaded machine took 3 s; dry audio then would
+                            # break live == render for no reason)
 SWITCH_INTERVAL_S = 0.001
 
 
@@ -48,6 +53,18 @@ def _settle_heap(collect: bool = True):
     if collect:
         gc.collect()
     gc.freeze()
+
+
+def _cache_is_warm() -> bool:
+    """Whether numba's cache already holds the chain kernel for these dsp
+    sources (the cache directory is keyed on them, see dsp/_jit.py)."""
+    try:
+        from dsp import _jit
+    except Exception:                       # noqa: BLE001 - any import trouble: treat as cold
+        return False
+    if not _jit.CACHE_ENABLED or not _jit.CACHE_DIR:
+        return False
+    return any(Path(_jit.CACHE_DIR).rglob("*chain_block*.nbi"))
 
 
 def _warmup_process():
@@ -95,6 +112,67 @@ def _load_kernels(chain_cls, fs, vector):
     scratch.snapshot()
 
 
+class InstanceLockError(MasterboxError):
+    """Another daemon holds the instance lock."""
+
+
+def acquire_instance_lock(path: str) -> int:
+    """flock(LOCK_EX | LOCK_NB) on ``path`` (next to the control socket, in
+    the runtime directory); returns the descriptor, held until exit.  The
+    file holds the owner's pid, for the message a second daemon prints.
+    The lock file is never deleted (deleting it would let two daemons lock
+    two different files)."""
+    import fcntl
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            other = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        except OSError:
+            other = "?"
+        os.close(fd)
+        raise InstanceLockError(f"another masterbox daemon is already running (pid {other}, "
+                                f"lock {path}); stop it first") from None
+    except OSError:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def release_instance_lock(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+WATCHDOG_STALL_S = 5.0     # under systemd's WatchdogSec=10
+
+
+def watchdog_health(engine, now: float, cb_seen_at: float):
+    """(ok, reason) for a WATCHDOG=1 ping from the main loop (which must be
+    running to ask): the audio supervisor is alive and not stuck, and audio
+    callbacks advance whenever audio is expected.  While the device is gone
+    (waiting-for-device, no stream) nothing is expected: the supervisor's
+    retries are the health, so an unplugged interface is waited for, not
+    killed."""
+    t = getattr(engine, "_thread", None)
+    if t is not None and not t.is_alive() and not engine.done.is_set() \
+            and not engine.needs_restart.is_set():
+        return False, "the audio supervisor thread has stopped"
+    if t is not None and now - engine.heartbeat > WATCHDOG_STALL_S:
+        return False, f"the audio supervisor has been stuck for {now - engine.heartbeat:.0f} s"
+    if engine.state == "waiting-for-device" or engine.stream is None:
+        return True, ""
+    if now - cb_seen_at > WATCHDOG_STALL_S:
+        return False, f"no audio callbacks for {now - cb_seen_at:.0f} s with the stream open"
+    return True, ""
+
+
 def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device=False) -> int:
     t_start = time.monotonic()
     try:
@@ -105,12 +183,24 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
         return 2
     logging.basicConfig(level=getattr(logging, cfg["log_level"].upper()),
                         format="%(levelname)s %(name)s: %(message)s")
+    sock = socket_path or os.environ.get("MASTERBOX_SOCKET") or cfg["control_socket"]
+    try:
+        lock = acquire_instance_lock(sock + ".lock")
+        prepare_socket_path(sock)         # before any audio: a clash is exit 2, not a takeover
+    except (InstanceLockError, SocketPathError) as e:
+        print(f"masterbox: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"masterbox: {sock}: {e.strerror or e}", file=sys.stderr)
+        return 2
     d = cfg["defaults"]
     defaults = {"genre": d["genre"], "intensity": float(d["intensity"]),
                 "target_lufs": d["target_lufs"], "ceiling_dbtp": float(d["ceiling_dbtp"]),
                 "bypass": False}
     state = load_state(cfg["state_file"], defaults, presets)
-    store = StateStore(cfg["state_file"], state)
+    # MASTERBOX_STATE_DEBOUNCE_S: tests stretch it to prove the flushes at reload and exit
+    store = StateStore(cfg["state_file"], state,
+                       debounce_s=float(os.environ.get("MASTERBOX_STATE_DEBOUNCE_S", "2.0")))
     params = Parameters(presets, state, store, cfg["audio"]["bypass_loudness_match"])
     engine = AudioEngine(cfg["audio"], params, max_frames=max_frames)
     waiting = False
@@ -128,7 +218,7 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
 
     warm = _warmup_process()
     try:
-        warm.wait(WARM_WAIT_S)
+        warm.wait(WARM_CACHED_WAIT_S if _cache_is_warm() else WARM_WAIT_S)
     except subprocess.TimeoutExpired:
         log.info("numba cache cold: compiling in the background, dry audio meanwhile")
     engine.chain_factory = lambda fs: _build_chain(params, fs)
@@ -147,17 +237,29 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
         engine.stream = None
         engine.start(waiting=True)
     t_audio = time.monotonic() - t_start
-    log.info("audio running %.2f s after start (%s)", t_audio,
-             "mastering" if engine.chain is not None else "dry until the kernels are ready")
+    if waiting:
+        log.info("waiting for the audio device (%.2f s after start)", t_audio)
+    else:
+        log.info("audio running %.2f s after start (%s)", t_audio,
+                 "mastering" if engine.chain is not None else "dry until the kernels are ready")
     if engine.chain is not None:
         log.info("mastering engaged %.2f s after start", t_audio)
     notify("READY=1")
 
     stop = threading.Event()
     reload_req = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: reload_req.set())
+    wake = threading.Event()
+
+    def on_stop(*_):
+        stop.set()
+        wake.set()
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+
+    def on_hup(*_):
+        reload_req.set()
+        wake.set()              # reload now, not at the next tick
+    signal.signal(signal.SIGHUP, on_hup)
 
     if waiting:
         # the chain is built when the device appears; just reap the warm-up
@@ -180,14 +282,16 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
                 _settle_heap(collect=False)
         threading.Thread(target=late_kernels, name="kernels", daemon=True).start()
 
-    def full_status():
-        st = engine.status()
-        st.update(genre=params.genre, intensity=params.intensity, target_lufs=params.target_lufs,
-                  ceiling_dbtp=params.ceiling_dbtp, bypass=params.bypass,
-                  genres=sorted(params.presets))
-        return st
+    config_error = [None]     # the last reload's problem, until a reload succeeds
+    reloads = [0]
 
-    sock = socket_path or os.environ.get("MASTERBOX_SOCKET") or cfg["control_socket"]
+    def full_status() -> dict:
+        return Status.from_engine(
+            engine.status(), **store.status(), config_error=config_error[0], reloads=reloads[0],
+            genre=params.genre, intensity=params.intensity, target_lufs=params.target_lufs,
+            ceiling_dbtp=params.ceiling_dbtp, bypass=params.bypass,
+            genres=sorted(params.presets)).to_dict()
+
     server = None
     try:
         server = ControlServer(sock, params, full_status)
@@ -195,7 +299,8 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
     except OSError as e:
         log.error("control socket %s unavailable: %s (audio continues)", sock, e)
 
-    last_cb = -1
+    last_cb, cb_seen_at = -1, time.monotonic()
+    withheld = None
     while not stop.is_set():
         if engine.done.is_set():
             break
@@ -203,20 +308,35 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
             _restart_in_place(store, server)
         if reload_req.is_set():
             reload_req.clear()
-            cfg = _reload(cfg, config_path, params, engine)
+            store.flush()            # a setting made just before must survive whatever follows
+            cfg, config_error[0] = _reload(cfg, config_path, params, engine)
+            reloads[0] += 1
         st = full_status()
         notify("STATUS=" + status_line(st))
+        now = time.monotonic()
         if engine.callbacks != last_cb:
-            last_cb = engine.callbacks
+            last_cb, cb_seen_at = engine.callbacks, now
+        ok, why = watchdog_health(engine, now, cb_seen_at)
+        if ok:
             notify("WATCHDOG=1")
-        stop.wait(1.0)
+            if withheld:
+                log.warning("watchdog: healthy again; pings resumed")
+            withheld = None
+        elif why != withheld:
+            log.error("watchdog: withholding pings (systemd will restart the daemon): %s", why)
+            withheld = why
+        if not stop.is_set():
+            wake.wait(1.0)
+            wake.clear()
 
     notify("STOPPING=1")
     engine.stop()
-    store.close()
+    if not store.close():
+        log.error("exiting with unsaved settings: %s", store.error)
     if server is not None:
         server.stop()
     log.info("stopped: %s; faults %d", status_line(full_status()), engine.faults)
+    release_instance_lock(lock)
     return 0
 
 
@@ -228,24 +348,27 @@ def _restart_in_place(store, server):
     log.warning("audio system wedged after the device loss: restarting the daemon in place")
     store.close()
     if server is not None:
-        try:
-            server.server_close()
-            os.unlink(server.path)
-        except OSError:
-            pass
+        server.stop()                     # removes the socket only if it is still ours
+    # the instance lock's descriptor is close-on-exec: the new image takes it again
     args = [a for a in sys.argv[1:] if a != "--wait-for-device"]
     logging.shutdown()
     os.execv(sys.executable, [sys.executable, "-m", "firmware.cli", *args, "--wait-for-device"])
 
 
 def _reload(cfg, path, params, engine):
+    """Apply the config file again.  Returns (config in force, error text or
+    None): an unusable file keeps the running config, logged once."""
     try:
         new, presets = cfgmod.load_config(path)
     except ConfigError as e:
         for m in e.messages:
             log.error("reload: %s", m)
         log.error("reload: keeping the running configuration")
-        return cfg
+        more = f" (+{len(e.messages) - 1} more)" if len(e.messages) > 1 else ""
+        return cfg, e.messages[0] + more
+    except Exception as e:   # noqa: BLE001 - a reload must never take the audio down
+        log.error("reload: %s: %s; keeping the running configuration", type(e).__name__, e)
+        return cfg, f"reload failed: {type(e).__name__}: {e}"
     params.replace_presets(presets)
     params.loudness_match = new["audio"]["bypass_loudness_match"]
     logging.getLogger().setLevel(getattr(logging, new["log_level"].upper()))
@@ -258,4 +381,4 @@ def _reload(cfg, path, params, engine):
         engine.close()                     # the supervisor reopens and rebuilds the chain
     else:
         log.info("reload: applied (no audio restart needed)")
-    return new
+    return new, None

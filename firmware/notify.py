@@ -21,15 +21,17 @@ def notify(message: str) -> bool:
         return False
 
 
-def status_line(st: dict) -> str:
-    """The one-line summary for ``STATUS=`` and the log."""
-    def f(key, unit, fmt="{:.1f}"):
-        v = st.get(key)
-        return ("--" if v is None else fmt.format(v)) + unit
-    parts = [st.get("state", "?"), f"{st.get('genre', '?')} @ {st.get('intensity', 0):g}",
-             f"target {st.get('target_lufs', 0):g}", "BYPASS" if st.get("bypass") else "",
-             f"S {f('short_term_lufs', ' LUFS')}", f"I {f('integrated_lufs', ' LUFS')}",
-             f"TP {f('true_peak_dbtp', ' dBTP')}", f"GR {f('gain_reduction_db', ' dB')}",
-             f"load {f('dsp_load_pct', '%')}",
-             f"xruns {st.get('xruns_input', 0)}/{st.get('xruns_output', 0)}"]
+def status_line(st) -> str:
+    """The one-line summary for ``STATUS=``, the log and ``masterbox status``
+    (a Status or its dict; "—" where there is no level)."""
+    from .status import Status, level
+    s = st if isinstance(st, Status) else Status.from_dict(st)
+    parts = [s.state, f"{s.genre or '?'} @ {s.intensity:g}", f"target {s.target_lufs:g}",
+             "BYPASS" if s.bypass else "",
+             f"S {level(s.short_term_lufs, ' LUFS')}", f"I {level(s.integrated_lufs, ' LUFS')}",
+             f"TP {level(s.true_peak_dbtp, ' dBTP')}", f"GR {level(s.gain_reduction_db, ' dB')}",
+             f"load {level(s.dsp_load_pct, '%')}", f"xruns {s.xruns_input}/{s.xruns_output}",
+             f"{s.nonfinite_samples} NaN/Inf input samples" if s.nonfinite_samples else "",
+             "CONFIG NOT APPLIED: " + s.config_error if s.config_error else "",
+             "SETTINGS NOT SAVED: " + s.state_save_error if s.state_save_error else ""]
     return ", ".join(p for p in parts if p)

@@ -99,6 +99,8 @@ class Parameters:
 
 
 def _number(key, value) -> float:
+    if isinstance(value, bool):        # JSON true is not 1.0
+        raise InputError(f"{key} must be a number, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):

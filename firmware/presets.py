@@ -16,7 +16,7 @@ import numpy as np
 from dsp import params as P
 
 from .errors import ConfigError, InputError
-from .schema import Report, did_you_mean, load_yaml_with_lines, merge, validate
+from .schema import Report, did_you_mean, load_yaml_file, merge, validate
 
 BUILTIN_DIR = Path(__file__).with_name("presets")
 
@@ -70,8 +70,10 @@ def _validate(data, lines, filename, partial=False):
 def _check_filters(data, lines, filename):
     """Settings that are each in range but together unusable or unstable."""
     errors = []
+    if not isinstance(data, dict):
+        return errors
     mb = data.get("multiband", {})
-    xo = mb.get("crossovers_hz")
+    xo = mb.get("crossovers_hz") if isinstance(mb, dict) else None
     if isinstance(xo, list) and len(xo) == 3 and all(isinstance(v, _NUM) for v in xo):
         if not (xo[0] * 1.5 <= xo[1] and xo[1] * 1.5 <= xo[2]):
             line = lines.get(("multiband", "crossovers_hz"), 1)
@@ -82,6 +84,8 @@ def _check_filters(data, lines, filename):
             errors.append(f"{filename}:{line}: multiband.crossovers_hz: {xo[2]} Hz is too "
                           f"close to Nyquist at 44.1 kHz (max {0.45 * 44100:g})")
     eq = data.get("eq", {})
+    if not isinstance(eq, dict):
+        return errors
     for slot in EQ_SLOTS:
         s = eq.get(slot)
         if isinstance(s, dict) and isinstance(s.get("f_hz"), _NUM) and s["f_hz"] >= 0.45 * 44100:
@@ -94,29 +98,65 @@ def _check_filters(data, lines, filename):
 
 
 def _read(path: Path):
-    return load_yaml_with_lines(path.read_text(encoding="utf-8"), str(path))
+    return load_yaml_file(path, "preset")
+
+
+def _outside(path: Path, folders) -> bool:
+    """A symlink in a preset folder that leads out of every preset folder."""
+    if not path.is_symlink():
+        return False
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False                       # a loop or dangling: read_text reports it
+    for f in folders:
+        try:
+            target.relative_to(Path(f).resolve())
+            return False
+        except (ValueError, OSError, RuntimeError):
+            continue
+    return True
 
 
 def load_presets(user_dirs=()) -> dict:
     """Built-in presets plus those in ``user_dirs`` (later ones override).
 
-    Raises ConfigError listing every problem found in every file.
+    A user preset may ``inherit`` from any preset, built-in or in any user
+    file (in any order; cycles are reported).  Raises ConfigError listing
+    every problem found in every file.
     """
+    presets, errors = load_presets_partial(user_dirs)
+    if errors:
+        raise ConfigError(errors)
+    return presets
+
+
+def load_presets_partial(user_dirs=()):
+    """(the presets that are valid, every problem as ``file:line: message``)."""
     presets: dict = {}
     errors: list = []
     for path in sorted(BUILTIN_DIR.glob("*.yaml")):
-        data, lines = _read(path)
-        errs = _validate(data, lines, str(path)) + _check_filters(data or {}, lines, str(path))
+        try:
+            data, lines = _read(path)
+        except ConfigError as e:
+            errors += e.messages
+            continue
+        errs = _validate(data, lines, str(path)) + _check_filters(data, lines, str(path))
         if errs:
             errors += errs
             continue
         presets[data["name"]] = Preset(data["name"], data["description"], data, str(path))
+    pending = []                    # (path, data, lines), in directory then file order
     for d in user_dirs:
         d = Path(d)
         if not d.is_dir():
             errors.append(f"{d}: preset directory not found")
             continue
         for path in sorted(list(d.glob("*.yaml")) + list(d.glob("*.yml"))):
+            if _outside(path, user_dirs):
+                errors.append(f"{path}:1: a symlink to a file outside the preset folders; "
+                              f"copy the preset into {d} instead")
+                continue
             try:
                 data, lines = _read(path)
             except ConfigError as e:
@@ -125,13 +165,30 @@ def load_presets(user_dirs=()) -> dict:
             if not isinstance(data, dict):
                 errors.append(f"{path}:1: expected a preset (a mapping with name, description, ...)")
                 continue
-            base_name = data.get("inherit")
-            if base_name is not None:
-                if base_name not in presets:
-                    hint = did_you_mean(base_name, presets)
-                    errors.append(f"{path}:{lines.get(('inherit',), 1)}: inherit: unknown "
-                                  f"preset '{base_name}'{hint}")
+            if "inherit" in data:
+                base = data["inherit"]
+                if not isinstance(base, str) or not base.strip():
+                    errors.append(f"{path}:{lines.get(('inherit',), 1)}: inherit: expected the "
+                                  f"name of one preset, got {type(base).__name__}")
                     continue
+                if "name" not in data:
+                    errors.append(f"{path}:1: name: missing (a preset that inherits needs its own "
+                                  f"name, else it would silently replace '{base}')")
+                    continue
+            pending.append((path, data, lines))
+    # resolve inheritance in dependency order: a pass adds every preset whose
+    # base is known; what is left has an unknown base or is part of a cycle
+    while pending:
+        left = []
+        defined_later = {e[1].get("name") for e in pending if isinstance(e[1].get("name"), str)}
+        for path, data, lines in pending:
+            base_name = data.get("inherit")
+            if base_name is not None and (base_name not in presets
+                                          or (base_name in defined_later
+                                              and base_name != data.get("name"))):
+                left.append((path, data, lines))
+                continue
+            if base_name is not None:
                 errs = _validate(data, lines, str(path), partial=True)
                 merged = merge(presets[base_name].data, data)
                 merged.pop("inherit", None)
@@ -141,13 +198,27 @@ def load_presets(user_dirs=()) -> dict:
                 errs = _validate(data, lines, str(path))
                 merged = data
             errs += _check_filters(merged, lines, str(path))
+            if isinstance(data.get("name"), str):
+                defined_later.discard(data["name"])
             if errs:
                 errors += errs
                 continue
             presets[merged["name"]] = Preset(merged["name"], merged["description"], merged, str(path))
-    if errors:
-        raise ConfigError(errors)
-    return presets
+        if len(left) == len(pending):        # no progress: unknown bases or a cycle
+            names = {e[1].get("name") for e in left if isinstance(e[1].get("name"), str)}
+            for path, data, lines in left:
+                base_name = data["inherit"]
+                where = f"{path}:{lines.get(('inherit',), 1)}: inherit:"
+                if base_name in names:
+                    errors.append(f"{where} '{base_name}' inherits back from "
+                                  f"'{data.get('name')}' (a cycle)")
+                else:
+                    known = set(presets) | names
+                    errors.append(f"{where} unknown preset '{base_name}'"
+                                  f"{did_you_mean(base_name, known)}")
+            break
+        pending = left
+    return presets, errors
 
 
 def check_dir(d) -> list:

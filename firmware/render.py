@@ -18,6 +18,8 @@ from dsp.dither import tpdf_dither_block
 from .errors import InputError
 
 SUBTYPE_BITS = {"PCM_16": 16, "PCM_24": 24}
+# output container by extension (lower case); anything else is refused
+OUTPUT_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
 
 
 @dataclass
@@ -71,17 +73,114 @@ def _octave_levels(psd: np.ndarray, fs: int, nfft: int) -> np.ndarray:
     return np.array(out)
 
 
+def _one_line(e) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def output_format(out_path: str) -> str:
+    """The container for ``out_path`` from its extension; InputError otherwise."""
+    import os
+    ext = os.path.splitext(out_path)[1].lower()
+    if ext not in OUTPUT_FORMATS:
+        raise InputError(f"{out_path}: unsupported output format '{ext or '(none)'}' "
+                         f"(use .wav, .flac or .ogg)")
+    return OUTPUT_FORMATS[ext]
+
+
+def same_file(a: str, b: str) -> bool:
+    """True when both paths name the same file (symlinks, hard links, ./ tricks)."""
+    import os
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def check_output(in_path: str, out_path: str, what: str = "output") -> None:
+    """Refuse an output that would overwrite the input or cannot be a file."""
+    import os
+    if same_file(in_path, out_path):
+        raise InputError(f"{out_path}: is the input file; refusing to overwrite it "
+                         f"(choose another {what} name)")
+    if os.path.isdir(out_path):
+        raise InputError(f"{out_path}: is a directory; give a file name")
+    folder = os.path.dirname(os.path.abspath(out_path))
+    if not os.path.isdir(folder):
+        raise InputError(f"{out_path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"{out_path}: folder {folder} is not writable")
+
+
+class AtomicOutput:
+    """A temporary file in the destination's folder, renamed over the
+    destination only on success (the destination is never half written)."""
+
+    def __init__(self, path: str, suffix: str = ""):
+        self.path = path
+        self.tmp = None
+        self.fd = -1
+        self.suffix = suffix
+
+    def __enter__(self):
+        import os
+        import tempfile
+        folder = os.path.dirname(os.path.abspath(self.path))
+        base = os.path.basename(self.path)
+        try:
+            self.fd, self.tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp" + self.suffix,
+                                                 dir=folder)
+        except OSError as e:
+            raise InputError(f"{self.path}: cannot write: {e.strerror or e}") from None
+        mask = os.umask(0)            # mkstemp makes 0600; a render is an ordinary file
+        os.umask(mask)
+        try:
+            os.fchmod(self.fd, 0o666 & ~mask)
+        except OSError:
+            pass
+        return self
+
+    def commit(self):
+        import os
+        try:
+            os.fsync(self.fd)
+        except OSError:
+            pass
+        os.replace(self.tmp, self.path)
+        self.tmp = None
+
+    def __exit__(self, exc_type, exc, tb):
+        import os
+        if self.fd >= 0:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+            self.fd = -1
+        if self.tmp is not None:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+        return False
+
+
 def open_input(path: str):
     """Open an audio file and check it; raise InputError with one clear line."""
     import os
 
     import soundfile as sf
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, not an audio file")
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
     try:
         f = sf.SoundFile(path)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
     except (RuntimeError, sf.LibsndfileError) as e:   # noqa: B014
-        raise InputError(f"{path}: cannot read audio ({e})") from None
+        raise InputError(f"{path}: cannot read audio ({_one_line(e)})") from None
     if f.channels > 2:
         f.close()
         raise InputError(f"{path}: {f.channels} channels; Masterbox takes mono or stereo")
@@ -97,15 +196,45 @@ def open_input(path: str):
 
 def render_file(in_path: str, out_path: str, params: np.ndarray, block: int = 512,
                 pcm: bool = False, progress: bool = False) -> RenderResult:
-    """Master ``in_path`` into ``out_path`` (WAV).  See module docstring."""
+    """Master ``in_path`` into ``out_path`` (WAV, FLAC or OGG by extension).
+
+    The output is written to a temporary file in its folder and renamed over
+    ``out_path`` only when complete; the input is never the output.  Every
+    I/O problem is an InputError with one line.
+    """
     import soundfile as sf
     if not (1 <= block <= 4096):
         raise InputError(f"block {block} is out of range 1..4096")
+    check_output(in_path, out_path)
+    fmt = output_format(out_path)
     fin = open_input(in_path)
+    try:
+        with AtomicOutput(out_path) as tmp:
+            try:
+                res = _render(fin, tmp.tmp, fmt, params, block, pcm, progress)
+            except (OSError, sf.LibsndfileError) as e:
+                why = getattr(e, "strerror", None) or _one_line(e)
+                if why.strip(". ") == "System error":      # libsndfile keeps the errno to itself
+                    why = "the write failed (disk full, file too large or a device error)"
+                raise InputError(f"{out_path}: cannot write: {why}") from None
+            try:
+                tmp.commit()
+            except OSError as e:
+                raise InputError(f"{out_path}: cannot write: {e.strerror or e}") from None
+    finally:
+        fin.close()
+    return res
+
+
+def _render(fin, out_tmp: str, fmt: str, params, block: int, pcm: bool, progress: bool):
+    import soundfile as sf
     fs = fin.samplerate
-    subtype = "FLOAT"
-    if pcm:
+    if fmt == "OGG":
+        subtype = "VORBIS"
+    elif fmt == "FLAC" or pcm:    # FLAC holds integers only: dithered like --pcm
         subtype = fin.subtype if fin.subtype in SUBTYPE_BITS else "PCM_24"
+    else:
+        subtype = "FLOAT"
     chain = Chain(fs, params)
     lat = chain.latency_samples
     m_in = LoudnessMeter(fs)
@@ -131,8 +260,11 @@ def render_file(in_path: str, out_path: str, params: np.ndarray, block: int = 51
     max_comp = 0.0
     written = 0
     inbuf = np.zeros((chunk, 2), dtype=np.float32)
+    meterbuf = np.zeros((chunk, 2), dtype=np.float32)
     outbuf = np.zeros((chunk, 2), dtype=np.float32)
-    with sf.SoundFile(out_path, "w", samplerate=fs, channels=2, subtype=subtype, format="WAV") as fout:
+    # libsndfile writes the temporary file by name (its errors are exceptions;
+    # through a Python file object they would only be printed)
+    with sf.SoundFile(out_tmp, "w", samplerate=fs, channels=2, subtype=subtype, format=fmt) as fout:
         remaining_tail = lat
         while True:
             data = fin.read(chunk, dtype="float32", always_2d=True)
@@ -147,7 +279,12 @@ def render_file(in_path: str, out_path: str, params: np.ndarray, block: int = 51
             else:
                 inbuf[:n] = data if data.shape[1] == 2 else np.repeat(data, 2, axis=1)
                 is_tail = False
-                m_in.process(inbuf[:n])
+                if np.isfinite(inbuf[:n]).all():
+                    m_in.process(inbuf[:n])
+                else:             # meter what the chain plays: NaN/Inf as 0
+                    meterbuf[:n] = inbuf[:n]
+                    meterbuf[:n][~np.isfinite(meterbuf[:n])] = 0.0
+                    m_in.process(meterbuf[:n])
                 x64 = inbuf[:n].astype(np.float64)
                 x64[~np.isfinite(x64)] = 0.0
                 if n == chunk:
@@ -184,8 +321,8 @@ def render_file(in_path: str, out_path: str, params: np.ndarray, block: int = 51
                 bar.update(n if not is_tail else 0)
     if bar is not None:
         bar.close()
-    fin.close()
-    assert written == total, (written, total)
+    if written != total:
+        raise InputError(f"{fin.name}: read {written} of {total} frames (file truncated?)")
     return RenderResult(
         fs_hz=fs, frames=total, latency_samples=lat,
         in_integrated_lufs=m_in.integrated_lufs, out_integrated_lufs=m_out.integrated_lufs,

@@ -5,12 +5,56 @@ import numpy as np
 
 from dsp.design import OCTAVE_CENTRES_HZ
 
+from .errors import InputError
+
+MATPLOTLIB_MISSING = ("--report needs matplotlib, which is not installed: "
+                      "pip install 'masterbox[report]' (or pip install matplotlib)")
+
+
+def check_report_path(png_path: str, *inputs: str) -> None:
+    """Refuse a report path that cannot be written or names another file of
+    this run, and a missing matplotlib, before any work is done."""
+    import os
+
+    from .render import check_output, same_file
+    if os.path.splitext(png_path)[1].lower() != ".png":
+        raise InputError(f"{png_path}: the report is a PNG picture; give a name ending in .png")
+    for other in inputs:
+        if same_file(png_path, other) or os.path.abspath(png_path) == os.path.abspath(other):
+            raise InputError(f"{png_path}: is also the audio {other}; give the report its own name")
+    check_output(inputs[0], png_path, what="report")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise InputError(MATPLOTLIB_MISSING) from None
+
 
 def write_report(result, png_path: str, title: str, target_lufs: float, ceiling_dbtp: float,
                  genre_target_db) -> None:
-    import matplotlib
+    """Draw the picture into a temporary file next to ``png_path``, then
+    rename it; InputError (one line) when it cannot be written."""
+    from .render import AtomicOutput, check_output
+    try:
+        import matplotlib
+    except ImportError:
+        raise InputError(MATPLOTLIB_MISSING) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    check_output("", png_path, what="report")
+    fig = _draw(plt, result, title, target_lufs, ceiling_dbtp, genre_target_db)
+    try:
+        with AtomicOutput(png_path) as tmp:
+            try:
+                with open(tmp.fd, "wb", closefd=False) as f:
+                    fig.savefig(f, dpi=90, format="png")
+                tmp.commit()
+            except OSError as e:
+                raise InputError(f"{png_path}: cannot write: {e.strerror or e}") from None
+    finally:
+        plt.close(fig)
+
+
+def _draw(plt, result, title, target_lufs, ceiling_dbtp, genre_target_db):
 
     fig, axes = plt.subplots(3, 1, figsize=(9, 10), constrained_layout=True)
     ax = axes[0]
@@ -46,5 +90,4 @@ def write_report(result, png_path: str, title: str, target_lufs: float, ceiling_
     ax.set(xlabel="time (s)", ylabel="dB", title="gain over time")
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
-    fig.savefig(png_path, dpi=90)
-    plt.close(fig)
+    return fig

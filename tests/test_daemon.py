@@ -129,7 +129,7 @@ def test_control_socket_status_set_sighup_and_sigterm(rig):
         assert st.returncode == 0, st.stderr
         status = json.loads(st.stdout)
         assert status["genre"] == "rock" and status["state"] in ("running", "starting")
-        assert status["samplerate"] == 48000 and status["blocksize"] == 128
+        assert status["samplerate_hz"] == 48000 and status["blocksize_frames"] == 128
         assert status["latency_ms"] == pytest.approx(LAT / 48, abs=1e-3)      # rounded to us
         r = masterbox(["ctl", "set", "genre", "jazz", "--socket", sock], env)
         assert r.returncode == 0 and "jazz" in r.stdout

@@ -18,7 +18,8 @@ import select
 import sys
 import time
 
-from firmware.control import ControlError, request
+from firmware.control import ControlError, reply_status, request
+from firmware.status import Status
 from firmware.presets import TARGET_ORDER, TARGETS_LUFS
 
 from .screens import UiState, render
@@ -29,6 +30,12 @@ OVERLAY_S = 1.5
 POLL_S = 0.1
 SHIFTS = ((0, 0), (1, 0), (1, 1), (0, 1))
 
+
+
+def _typed(st: dict) -> dict:
+    """The daemon's status with every key present and of its type (see
+    firmware.status): a reply from an older or odd daemon cannot crash a screen."""
+    return Status.from_dict(st).to_dict()
 
 class Panel:
     """Knob handler + screen model.  ``tick(now)`` returns the image to show."""
@@ -72,10 +79,10 @@ class Panel:
         except ControlError:
             self.status = None
             return
-        if reply.get("ok"):
-            self.status = reply["status"]
-        else:
-            log.warning("daemon refused %s=%s: %s", key, value, reply.get("error"))
+        try:
+            self.status = _typed(reply_status(reply, self.socket_path))
+        except ControlError as e:
+            log.warning("daemon refused %s=%s: %s", key, value, e)
 
     def _apply(self, kind, arg, now):
         st = self.status
@@ -120,8 +127,11 @@ class Panel:
         if now - self.last_poll >= POLL_S:
             self.last_poll = now
             try:
-                self.status = self.request(self.socket_path, {"cmd": "status"})["status"]
-            except ControlError:
+                self.status = _typed(reply_status(self.request(self.socket_path, {"cmd": "status"}),
+                                                  self.socket_path))
+            except ControlError as e:
+                if self.status is not None:
+                    log.warning("no status from the daemon: %s", e)
                 self.status = None
         if self.ui.overlay and now >= self.overlay_until:
             self.ui.overlay = ""
@@ -217,7 +227,7 @@ DEMO_STATUS = {
     "true_peak_dbtp": -1.1, "gain_reduction_db": 3.2, "limiter_gr_db": 1.2,
     "comp_gr_db": [1.0, 2.0, 0.5, 0.0], "leveler_gain_db": 5.5, "dsp_load_pct": 1.1,
     "dsp_load_max_pct": 3.0, "xruns_input": 0, "xruns_output": 0, "overruns": 0,
-    "samplerate": 48000, "blocksize": 128, "latency_ms": 1.542,
+    "samplerate_hz": 48000, "blocksize_frames": 128, "latency_ms": 1.542,
     "input_device": "USB Audio Device", "output_device": "USB Audio Device", "fault": "",
 }
 
@@ -248,7 +258,7 @@ def write_snapshots(directory: str, socket_path: str = "") -> list:
     live = None
     if socket_path:
         try:
-            live = request(socket_path, {"cmd": "status"})["status"]
+            live = _typed(reply_status(request(socket_path, {"cmd": "status"}), socket_path))
         except ControlError:
             live = None
     written = []

@@ -107,8 +107,12 @@ def home(st: dict, ui: UiState) -> Image.Image:
     # load / xrun indicator, bottom line
     xr = int(st.get("xruns_input", 0)) + int(st.get("xruns_output", 0))
     draw_text(img, (1, 56), f"{fmt(st.get('dsp_load_pct'), '%', 0)} X{xr}", SMALL)
-    if st.get("state") not in (None, "running"):
-        draw_text(img, (50, 56), fit(str(st.get("state")).upper(), 66, SMALL), SMALL)
+    # a setting not safely on disk, or a config the daemon refused, outranks the state
+    flag = ("NOT SAVED" if st.get("state_save_error") else
+            "CONFIG ERR" if st.get("config_error") else
+            str(st.get("state")).upper() if st.get("state") not in (None, "running") else "")
+    if flag:
+        draw_text(img, (50, 56), fit(flag, 66, SMALL), SMALL)
     if st.get("bypass"):
         # unmistakable: an inverted band over the meters
         d.rectangle((0, 18, 116, 35), fill=1)
@@ -145,7 +149,7 @@ def details(st: dict, ui: UiState) -> Image.Image:
     img = Image.new("1", (W, H))
     comp = st.get("comp_gr_db") or [0, 0, 0, 0]
     rows = [
-        f"{st.get('samplerate', '--')}Hz {st.get('blocksize', '--')}fr {fmt(st.get('latency_ms'), 'ms', 2)}",
+        f"{st.get('samplerate_hz') or '--'}Hz {st.get('blocksize_frames') or '--'}fr {fmt(st.get('latency_ms'), 'ms', 2)}",
         "COMP " + " ".join(f"{v:.0f}" for v in comp) + f" LIM {fmt(st.get('limiter_gr_db'))}",
         f"LEVEL {fmt(st.get('leveler_gain_db'), 'dB')}  M {fmt(st.get('momentary_lufs'))}",
         f"LOAD {fmt(st.get('dsp_load_pct'), '%')} MAX {fmt(st.get('dsp_load_max_pct'), '%', 0)}",
@@ -191,12 +195,8 @@ def booting(st: dict, ui: UiState) -> Image.Image:
                                  "compiling the mastering chain"])
     d = ImageDraw.Draw(img)
     d.rectangle((4, 52, 123, 58), outline=1)
-    p = st.get("progress")
-    if p is None:      # indeterminate: a moving block
-        x = 4 + (ui.frame * 6) % 100
-        d.rectangle((x, 52, x + 19, 58), fill=1)
-    else:
-        d.rectangle((4, 52, 4 + round(119 * max(0.0, min(1.0, p))), 58), fill=1)
+    x = 4 + (ui.frame * 6) % 100       # indeterminate (the compile has no progress figure)
+    d.rectangle((x, 52, x + 19, 58), fill=1)
     return img
 
 
