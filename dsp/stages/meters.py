@@ -166,8 +166,9 @@ def _bin_centre(b):
 
 
 @kernel
-def integrated_from_hist(h):
-    """Gated integrated loudness (BS.1770-4 §2.8), LUFS; NEG_INF_LUFS if none."""
+def _relative_gate(h, rel_lu):
+    """The energy mean of the histogram's blocks, in LUFS, plus ``rel_lu``
+    (a relative gate); NEG_INF_LUFS when it holds no block."""
     cnt = 0.0
     pw = 0.0
     for b in range(HIST_BINS):
@@ -175,7 +176,15 @@ def integrated_from_hist(h):
         pw += h[H_POWER + b]
     if cnt == 0.0:
         return NEG_INF_LUFS
-    gate = power_to_lufs(pw / cnt) + REL_GATE_INTEGRATED_LU
+    return power_to_lufs(pw / cnt) + rel_lu
+
+
+@kernel
+def integrated_from_hist(h):
+    """Gated integrated loudness (BS.1770-4 §2.8), LUFS; NEG_INF_LUFS if none."""
+    gate = _relative_gate(h, REL_GATE_INTEGRATED_LU)
+    if gate <= NEG_INF_LUFS:
+        return NEG_INF_LUFS
     cnt = 0.0
     pw = 0.0
     for b in range(HIST_BINS):
@@ -192,14 +201,9 @@ def integrated_from_hist(h):
 def lra_from_hist(h):
     """Loudness range (EBU Tech 3342): 95th - 10th percentile of the
     short-term values above -70 LUFS and above (their mean - 20 LU)."""
-    cnt = 0.0
-    pw = 0.0
-    for b in range(HIST_BINS):
-        cnt += h[H_COUNT + b]
-        pw += h[H_POWER + b]
-    if cnt == 0.0:
+    gate = _relative_gate(h, REL_GATE_LRA_LU)
+    if gate <= NEG_INF_LUFS:
         return 0.0
-    gate = power_to_lufs(pw / cnt) + REL_GATE_LRA_LU
     first = 0
     total = 0.0
     for b in range(HIST_BINS):
