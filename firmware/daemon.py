@@ -138,7 +138,8 @@ class SignalFlag:
     """A flag a signal handler may set.  Not a threading.Event: a handler runs
     in the main thread between any two bytecodes, possibly while the main
     thread holds that Event's (non-reentrant) lock, and Event.set() would
-    then deadlock (seen: a daemon that ignored SIGTERM for good)."""
+    then deadlock (the suspected cause of a daemon that once ignored SIGTERM
+    for good in a loaded test run)."""
 
     def __init__(self):
         self._on = False
