@@ -150,6 +150,52 @@ def release_instance_lock(fd: int) -> None:
         pass
 
 
+class SignalFlag:
+    """A flag a signal handler may set.  Not a threading.Event: a handler runs
+    in the main thread between any two bytecodes, possibly while the main
+    thread holds that Event's (non-reentrant) lock, and Event.set() would
+    then deadlock (the suspected cause of a daemon that once ignored SIGTERM
+    for good in a loaded test run)."""
+
+    def __init__(self):
+        self._on = False
+
+    def set(self):
+        self._on = True
+
+    def is_set(self) -> bool:
+        return self._on
+
+    def clear(self):
+        self._on = False
+
+
+class SignalWake:
+    """Wakes the main loop from a signal handler: a non-blocking self-pipe
+    (os.write is async-signal-safe; no Python lock is involved)."""
+
+    def __init__(self):
+        self._r, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def set(self):
+        try:
+            os.write(self._w, b"x")
+        except OSError:                  # full: a wake-up is already pending
+            pass
+
+    def wait(self, timeout: float) -> None:
+        import select
+        try:
+            select.select([self._r], [], [], timeout)
+        except InterruptedError:         # pragma: no cover - Python retries select
+            pass
+        try:
+            while os.read(self._r, 4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+
 WATCHDOG_STALL_S = 5.0     # under systemd's WatchdogSec=10
 
 
@@ -246,9 +292,9 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
         log.info("mastering engaged %.2f s after start", t_audio)
     notify("READY=1")
 
-    stop = threading.Event()
-    reload_req = threading.Event()
-    wake = threading.Event()
+    stop = SignalFlag()
+    reload_req = SignalFlag()
+    wake = SignalWake()
 
     def on_stop(*_):
         stop.set()
@@ -327,7 +373,6 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
             withheld = why
         if not stop.is_set():
             wake.wait(1.0)
-            wake.clear()
 
     notify("STOPPING=1")
     engine.stop()

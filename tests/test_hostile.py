@@ -1317,3 +1317,24 @@ def test_oled_home_shows_unsaved_settings_and_refused_config():
     cfg = np.array(render(dict(DEMO_STATUS, config_error="x.yaml:1: bad"), UiState()).convert("1"))
     assert (base != unsaved)[54:, 48:].any() and (base != cfg)[54:, 48:].any()
     assert (unsaved != cfg)[54:, 48:].any()
+
+
+@needs_portaudio
+def test_signal_storm_then_sigterm_exits(daemon):
+    """Signal handlers take no locks: a handler that set a threading.Event
+    while the main loop held that Event's lock deadlocked the daemon, which
+    then ignored SIGTERM for good (seen once in a full test run)."""
+    p, sock, env, tmp = daemon
+    for i in range(400):
+        p.send_signal(signal.SIGHUP)
+        time.sleep(0.002 + 0.003 * (i % 3))
+    time.sleep(0.5)
+    assert status(sock, env, timeout=20)["config_error"] is None
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        pytest.fail("the daemon ignored SIGTERM after a signal storm")
+    assert p.returncode == 0 and time.monotonic() - t0 < 5
