@@ -47,6 +47,19 @@ def scipy_sos(rows):
     return np.hstack([rows[:, :3], np.ones((len(rows), 1)), rows[:, 3:]])
 
 
+def test_arena_rejects_float_after_int_regions_and_negative_sizes():
+    """The layout contract (dsp/layout.py): float regions first, then int
+    regions; sizes are not negative."""
+    from dsp.layout import Region
+    with pytest.raises(ValueError, match="after an int region"):
+        Arena([("s", [Region("f", 1), Region("i", 1, True), Region("g", 1)])])
+    with pytest.raises(ValueError, match="negative size"):
+        Arena([("s", [Region("f", -1)])])
+    ar = Arena([("s", [Region("f", 3), Region("i", 2, True)]), ("t", [Region("f", 4)])])
+    assert ar.f.shape == (7,) and ar.i.shape == (2,)
+    assert ar.view("t", "f").shape == (4,) and ar.view("s", "i").dtype == np.int64
+
+
 # ---------------------------------------------------------------- EQ
 
 def test_eq_stage_equals_scipy_on_its_designed_sections(params):
