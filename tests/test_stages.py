@@ -441,6 +441,24 @@ def test_leveler_rises_to_target_then_falls_fast_on_a_loud_change(params):
     assert np.median(mom[(t > 26.0)]) == pytest.approx(-14.0, abs=1.5)
 
 
+def test_leveler_window_reads_the_bs1770_short_term_loudness_of_its_input(params):
+    """The leveler's window is the input's short-term loudness (last 3 s,
+    K-weighted per channel, channel powers summed, BS.1770-4 eq. 2) as
+    scipy computes it, with different material left and right."""
+    p = params("pop", 5.0, target=-14.0)
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((4 * FS, 2))
+    x = np.column_stack([0.05 * w[:, 0],
+                         signal.sosfilt(signal.butter(2, 200.0, fs=FS, output="sos"), w[:, 1])])
+    ar, v, base = stage(leveler, FS)
+    leveler.init(v, FS)
+    run(lambda b, n, n0: leveler.block(b, n, n0, p, FS // 10, NEG_INF_LUFS, 0.0, ar.f, ar.lay, base),
+        x, (FS // 10,))
+    y = signal.sosfilt(scipy_sos(D.k_weighting(FS)), x, axis=0)[-3 * FS:]
+    want = -0.691 + 10 * np.log10(np.mean(y ** 2, axis=0).sum())
+    assert leveler.read(v)["leveler_in_short_lufs"] == pytest.approx(want, abs=1e-6)
+
+
 def test_leveler_holds_its_gain_through_silence_below_the_gate(params):
     """Once its window has drained, digital silence (below the -50 LUFS
     gate) changes nothing: the gain is frozen, not pushed to maximum."""
