@@ -16,6 +16,19 @@ baseline run) everything runs in the default order.
 
     python tools/mutants.py            # what mutmut runs (see Makefile)
     python tools/mutants.py --which    # print the order for the current mutant
+
+A full run over the dsp logic files is ~1000 mutants, far more than an
+hour on a shared 2-core machine, so ``--campaign`` (``make mutants``)
+registers every mutant in mutmut's ``.mutmut-cache``, times the baseline,
+then checks random untested mutants round-robin over the files (``--sample
+N`` per file, 0 = all) with ``mutmut run <id>`` until ``--budget-min``
+minutes are spent, and prints per-file counts.  Re-running continues with
+the mutants still untested; ``mutmut results`` / ``mutmut show <id>`` list
+and show them:
+
+    python tools/mutants.py --campaign --files dsp/stages/limiter.py,... \
+        --types operator,keyword,and_test,or_test --sample 0 --budget-min 55
+    python tools/mutants.py --report
 """
 from __future__ import annotations
 
@@ -76,8 +89,109 @@ class Order:
         items.sort(key=key)     # stable: keeps each file's own order
 
 
-def main(argv: list[str]) -> int:
+def _db_rows(where: str = "1"):
+    import sqlite3
+    db = sqlite3.connect(".mutmut-cache")
+    rows = db.execute("select m.id, s.filename, m.status from Mutant m join Line l on m.line = l.id "
+                      "join SourceFile s on l.sourcefile = s.id where " + where +
+                      " order by m.id").fetchall()
+    db.close()
+    return rows
+
+
+def register(files: list[str], types: set[str]) -> None:
+    """Put every mutant of ``files`` into ``.mutmut-cache`` as untested
+    (what ``mutmut run`` does before it starts), without running any."""
+    import mutmut
+    from mutmut.cache import register_mutants, update_line_numbers
+
+    class Cfg:                      # the fields mutmut's Context reads
+        mutation_types_to_apply = types
+        covered_lines_by_filename = None
+        coverage_data = None
+
+    for f in files:
+        update_line_numbers(f)
+        by_file: dict = {}
+        mutmut.add_mutations_by_file(by_file, f, [], Cfg())
+
+
+def baseline(runner: str) -> None:
+    """Time the unmutated run once (mutmut's timeout is based on it)."""
+    import subprocess
+    import time
+    from mutmut.cache import hash_of_tests, set_cached_test_time
+    t = time.time()
+    subprocess.run(runner, shell=True, check=True, stdout=subprocess.DEVNULL)
+    set_cached_test_time(time.time() - t, hash_of_tests(["tests"]))
+
+
+def sample(n: int, seed: int, budget_s: float, opts: list[str]) -> None:
+    """Check up to ``n`` random untested mutants per file (all if n <= 0),
+    round-robin over the files, each with ``mutmut run <id>``; start no
+    new mutant after ``budget_s`` seconds."""
+    import random
+    import subprocess
+    import time
+    by_file: dict[str, list[int]] = {}
+    for pk, fn, _ in _db_rows("m.status = 'untested'"):
+        by_file.setdefault(fn, []).append(pk)
+    rng = random.Random(seed)
+    picks = [rng.sample(ids, len(ids) if n <= 0 else min(n, len(ids))) for ids in by_file.values()]
+    order = [p[k] for k in range(max(map(len, picks), default=0)) for p in picks if k < len(p)]
+    mutmut = str(Path(sys.executable).with_name("mutmut"))
+    print(f"checking {len(order)} mutants over {len(by_file)} files", flush=True)
+    t0 = time.time()
+    for pk in order:
+        if time.time() - t0 > budget_s:
+            print("time budget spent: the rest stays untested", flush=True)
+            break
+        subprocess.run([mutmut, "run", str(pk), "--paths-to-mutate", "dsp", *opts],
+                       stdout=subprocess.DEVNULL)
+
+
+def report() -> None:
+    """Per-file counts from ``.mutmut-cache``."""
+    from collections import Counter
+    per: dict[str, Counter] = {}
+    for _, fn, st in _db_rows():
+        per.setdefault(fn, Counter())[st] += 1
+    print(f"{'file':28s} {'killed':>6s} {'timeout':>7s} {'survived':>8s} {'untested':>8s}")
+    for fn, c in per.items():
+        k, t, s = c["ok_killed"], c["bad_timeout"] + c["ok_suspicious"], c["bad_survived"]
+        print(f"{fn:28s} {k:6d} {t:7d} {s:8d} {c['untested']:8d}")
+
+
+def campaign(argv: list[str]) -> int:
+    """``make mutants``: register, time the baseline, check a sample, report."""
+    def opt(name, default):
+        return argv[argv.index(name) + 1] if name in argv else default
     os.chdir(ROOT)
+    files = [f for f in opt("--files", ",".join(FOCUS)).split(",") if f]
+    types = set(opt("--types", "operator,keyword,and_test,or_test").split(","))
+    runner = f"{sys.executable} {Path(__file__).resolve()}"
+    mm_opts = ["--runner", runner, "--tests-dir", "tests", "--test-time-multiplier", "2",
+               "--test-time-base", "30", "--simple-output", "--no-progress"]
+    register(files, types)
+    baseline(runner)
+    sample(int(opt("--sample", "0")), int(opt("--seed", "8")), 60.0 * float(opt("--budget-min", "55")),
+           mm_opts)
+    report()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if "--campaign" in argv:
+        return campaign(argv)
+    if "--report" in argv:
+        os.chdir(ROOT)
+        report()
+        return 0
+    os.chdir(ROOT)
+    # a mutant that indexes past a region (e.g. an int region declared
+    # float) reads other memory in nopython code: make that an IndexError,
+    # not undefined behaviour that may pass or hang
+    os.environ.setdefault("NUMBA_BOUNDSCHECK", "1")
     sys.path.insert(0, str(ROOT))          # the dsp/ being mutated, not an installed copy
     files = mutated_files()
     rx = focus_regex(files)
