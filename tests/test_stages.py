@@ -441,6 +441,17 @@ def test_leveler_rises_to_target_then_falls_fast_on_a_loud_change(params):
     assert np.median(mom[(t > 26.0)]) == pytest.approx(-14.0, abs=1.5)
 
 
+def test_leveler_holds_its_gain_through_a_passage_far_below_the_programme(params):
+    """A quiet passage above the absolute gate (-50 LUFS) but more than
+    20 LU below the programme's long-term level is not lifted: once the
+    window has drained the gain is frozen (relative gate)."""
+    p = params("pop", 5.0, target=-14.0)
+    x = np.vstack([at_lufs(pink(12.0), -20.0), at_lufs(pink(8.0, seed=6), -44.0)])
+    _, gains = run_leveler(p, x)
+    frozen = gains[int(16.0 * 10):]          # window (3 s) drained after 15 s
+    assert np.ptp(frozen) < 1e-9, np.ptp(frozen)
+
+
 def test_leveler_window_reads_the_bs1770_short_term_loudness_of_its_input(params):
     """The leveler's window is the input's short-term loudness (last 3 s,
     K-weighted per channel, channel powers summed, BS.1770-4 eq. 2) as
