@@ -55,8 +55,9 @@ def test_arena_rejects_float_after_int_regions_and_negative_sizes():
         Arena([("s", [Region("f", 1), Region("i", 1, True), Region("g", 1)])])
     with pytest.raises(ValueError, match="negative size"):
         Arena([("s", [Region("f", -1)])])
-    ar = Arena([("s", [Region("f", 3), Region("i", 2, True)]), ("t", [Region("f", 4)])])
-    assert ar.f.shape == (7,) and ar.i.shape == (2,)
+    ar = Arena([("s", [Region("f", 3), Region("none", 0), Region("i", 2, True)]),
+                ("t", [Region("f", 4)])])      # an empty region is legal (e.g. no lookahead)
+    assert ar.f.shape == (7,) and ar.i.shape == (2,) and ar.view("s", "none").shape == (0,)
     assert ar.view("t", "f").shape == (4,) and ar.view("s", "i").dtype == np.int64
 
 
