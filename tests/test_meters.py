@@ -145,3 +145,18 @@ def test_momentary_equals_naive_and_streaming_equals_batch():
     a = measure(x)
     b = measure(x, block=777)
     assert a.integrated_lufs == b.integrated_lufs and a.true_peak_dbtp == b.true_peak_dbtp
+
+
+def test_unit_helpers_against_their_definitions():
+    """dB and LUFS helpers against numpy spellings of their definitions
+    (BS.1770-4 eq. 2: L = -0.691 + 10 log10 P)."""
+    from dsp import units as U
+    for v in (1e-6, 0.5, 1.0, 3.0):
+        db = 20.0 * np.log10(v)
+        lufs = -0.691 + 10.0 * np.log10(v)
+        assert U.lin_to_db(v) == pytest.approx(db, abs=1e-12)
+        assert U.gain_to_db(v) == pytest.approx(db, abs=1e-12)
+        assert U.db_to_gain(db) == pytest.approx(v, rel=1e-12)
+        assert U.power_to_lufs(v) == pytest.approx(lufs, abs=1e-12)
+        assert U.lufs_to_power(lufs) == pytest.approx(v, rel=1e-12)
+    assert U.lin_to_db(0.0) == -np.inf

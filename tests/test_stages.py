@@ -17,7 +17,6 @@ from dsp import params as P
 from dsp.layout import Arena
 from dsp.stages import eq, leveler, limiter, multiband, stereo
 from dsp.truepeak import MAX_BLOCK, oversample_block, oversample_commit, parabola_peak, scratch_sizes
-from dsp.units import NEG_INF_LUFS
 
 FS = 48000
 K_SMOOTH = 0.5      # parameter glide per tick: irrelevant, targets stay fixed
@@ -45,6 +44,20 @@ def scipy_sos(rows):
     """Our [b0, b1, b2, a1, a2] rows -> scipy's sos layout."""
     rows = np.asarray(rows).reshape(-1, 5)
     return np.hstack([rows[:, :3], np.ones((len(rows), 1)), rows[:, 3:]])
+
+
+def test_arena_rejects_float_after_int_regions_and_negative_sizes():
+    """The layout contract (dsp/layout.py): float regions first, then int
+    regions; sizes are not negative."""
+    from dsp.layout import Region
+    with pytest.raises(ValueError, match="after an int region"):
+        Arena([("s", [Region("f", 1), Region("i", 1, True), Region("g", 1)])])
+    with pytest.raises(ValueError, match="negative size"):
+        Arena([("s", [Region("f", -1)])])
+    ar = Arena([("s", [Region("f", 3), Region("none", 0), Region("i", 2, True)]),
+                ("t", [Region("f", 4)])])      # an empty region is legal (e.g. no lookahead)
+    assert ar.f.shape == (7,) and ar.i.shape == (2,) and ar.view("s", "none").shape == (0,)
+    assert ar.view("t", "f").shape == (4,) and ar.view("s", "i").dtype == np.int64
 
 
 # ---------------------------------------------------------------- EQ
@@ -421,6 +434,35 @@ def test_leveler_acquires_at_once_then_cuts_fast_on_a_loud_change(params):
     after = mom[(t > 20.5) & (t < 30.0)]
     assert np.all(after < -14.0 + 3.0), after.max()
     assert np.median(mom[(t > 24.0)]) == pytest.approx(-14.0, abs=1.0)
+
+
+def test_leveler_holds_its_gain_through_a_passage_far_below_the_programme(params):
+    """A quiet passage above the absolute gate (-50 LUFS) but more than
+    20 LU below the programme's long-term level is not lifted: once the
+    window has drained the gain is frozen (relative gate)."""
+    p = params("pop", 5.0, target=-14.0)
+    x = np.vstack([at_lufs(pink(12.0), -20.0), at_lufs(pink(8.0, seed=6), -44.0)])
+    _, gains = run_leveler(p, x)
+    frozen = gains[int(16.0 * 10):]          # window (3 s) drained after 15 s
+    assert np.ptp(frozen) < 1e-9, np.ptp(frozen)
+
+
+def test_leveler_window_reads_the_bs1770_short_term_loudness_of_its_input(params):
+    """The leveler's window is the input's short-term loudness (last 3 s,
+    K-weighted per channel, channel powers summed, BS.1770-4 eq. 2) as
+    scipy computes it, with different material left and right."""
+    p = params("pop", 5.0, target=-14.0)
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((4 * FS, 2))
+    x = np.column_stack([0.05 * w[:, 0],
+                         signal.sosfilt(signal.butter(2, 200.0, fs=FS, output="sos"), w[:, 1])])
+    ar, v, base = stage(leveler, FS)
+    leveler.init(v, FS)
+    run(lambda b, n, n0: leveler.block(b, n, n0, p, FS // 10, 0.0, 0.0, float(FS), ar.f, ar.lay, base),
+        x, (FS // 10,))
+    y = signal.sosfilt(scipy_sos(D.k_weighting(FS)), x, axis=0)[-3 * FS:]
+    want = -0.691 + 10 * np.log10(np.mean(y ** 2, axis=0).sum())
+    assert leveler.read(v)["leveler_in_short_lufs"] == pytest.approx(want, abs=1e-6)
 
 
 def test_leveler_holds_its_gain_through_silence_below_the_gate(params):
