@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # tests and, as numba compiles each kernel once per process, by the stage
 # tests after them)
 TESTS = ["tests/mutation_golden.py", "tests/test_chain.py", "tests/test_design.py",
-         "tests/test_stages.py", "tests/test_meters.py"]
+         "tests/test_stages.py", "tests/test_meters.py", "tests/test_leveler_moments.py"]
 
 # mutated module -> regex on the pytest node id of the tests that see it first
 FOCUS = {
@@ -53,7 +53,7 @@ FOCUS = {
     "dsp/stages/multiband.py": r"band|compressor|gain_computer",
     "dsp/stages/stereo.py": r"width|leakage|bass_below",
     "dsp/stages/limiter.py": r"sliding_min|box_average|delay_line|limiter_gain",
-    "dsp/stages/leveler.py": r"leveler",
+    "dsp/stages/leveler.py": r"leveler|pause|programme|talk|song|wind_up|quiet|trim",
     "dsp/stages/meters.py": r"test_meters",
     "dsp/stages/guard.py": r"nan_inf|silence",
     "dsp/stages/mix.py": r"intensity_zero|bypass|click_free",
