@@ -226,6 +226,22 @@ def test_compressor_static_curve_from_steady_tones(params, knee_db):
         assert measured_gr == pytest.approx(want, abs=0.15), (level, band_peak_db)
 
 
+def test_reported_band_gain_reduction_equals_the_output_measurement(params):
+    """What the stage reports per band (the panel's meter) is the gain
+    reduction measured on its output: the compressing band's settled GR,
+    0 dB in the three others."""
+    p = band_params(params, 5.0, 50.0)
+    x = band_tone([-10.0], 0.6)
+    measured_gr = -np.nanmedian(band_gain_db(p, x)[-int(0.1 * FS):])
+    ar, v, base = stage(multiband, FS)
+    multiband.init(v, FS, p, K_SMOOTH)
+    run(lambda b, n, n0: multiband.block(b, n, n0, float(FS), p, ar.f, ar.lay, base), x)
+    gr = multiband.read(v)["comp_gr_db"]
+    assert len(gr) == P.N_BANDS and measured_gr > 3.0
+    assert gr[BAND] == pytest.approx(measured_gr, abs=0.15)
+    assert max(abs(g) for b, g in enumerate(gr) if b != BAND) == 0.0
+
+
 @pytest.mark.parametrize("knee", [0.0, 6.0, 12.0])
 def test_gain_computer_equals_naive(knee):
     for level in np.linspace(-60, 10, 141):
