@@ -39,9 +39,10 @@ from .status import Status
 log = logging.getLogger("masterbox")
 
 WARM_WAIT_S = 1.5           # a cold cache: start dry after this long
-WARM_CACHED_WAIT_S = 20.0   # a warm cache only needs loading: wait for it (a
-                            # loaded machine took 3 s; dry audio then would
-                            # break live == render for no reason)
+WARM_CACHED_WAIT_S = 6.0    # a warm cache only needs loading: wait for it (a
+                            # loaded machine took 2-3 s; dry audio then would
+                            # break live == render for no reason).  Bounded:
+                            # the control socket opens only after this wait
 SWITCH_INTERVAL_S = 0.001
 
 
