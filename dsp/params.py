@@ -21,7 +21,7 @@ BAND_BASE = 31         # 4 bands x (threshold_rel_db, ratio, knee_db, attack_ms,
 BAND_STRIDE = 5
 N_BANDS = 4
 WIDTH = 51             # side gain at intensity 5 (1 = unchanged)
-MONO_BELOW_HZ = 52     # side high-pass: mono bass below this
+MONO_BASS = 52         # 0..1: share of the low band's side removed at intensity >= 5
 LIMITER_RELEASE_MS = 53
 BYPASS_MATCH_DB = 54    # dry-path gain while bypassed (loudness-matched A/B); 0 = none
 LEV_LEVELLING = 55     # genre's macro-levelling factor (x intensity / 5): 0 keeps shapes

@@ -44,7 +44,7 @@ SCHEMA = {
                   "bands": ("bands", 4, {"threshold_db": (-30.0, 20.0), "ratio": (1.0, 20.0),
                                          "knee_db": (0.0, 24.0), "attack_ms": (1.0, 500.0),
                                          "release_ms": (10.0, 5000.0)})},
-    "stereo": {"width": (0.0, 2.0), "mono_below_hz": (0.0, 300.0)},
+    "stereo": {"width": (0.0, 2.0), "mono_bass": (0.0, 1.0)},
     "limiter": {"release_ms": (5.0, 1000.0)},
     "leveler": {"levelling": (0.0, 2.0), "programme_change_lu": (6.0, 40.0)},
 }
@@ -279,7 +279,7 @@ def chain_params(preset: Preset, intensity: float, target_lufs: float,
         p[o:o + 5] = (band["threshold_db"], band["ratio"], band["knee_db"],
                       band["attack_ms"], band["release_ms"])
     p[P.WIDTH] = d["stereo"]["width"]
-    p[P.MONO_BELOW_HZ] = d["stereo"]["mono_below_hz"]
+    p[P.MONO_BASS] = d["stereo"]["mono_bass"]
     p[P.LIMITER_RELEASE_MS] = d["limiter"]["release_ms"]
     lev = {**LEVELER_DEFAULTS, **d.get("leveler", {})}
     p[P.LEV_LEVELLING] = lev["levelling"]

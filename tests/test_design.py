@@ -6,6 +6,7 @@ import pytest
 from scipy import signal
 
 from dsp import design as D
+from dsp import params as P
 
 
 def response_db(c, f, fs):
@@ -39,6 +40,28 @@ def test_peak_and_shelves_hit_their_gains(gain_db):
         [0.0, gain_db / 2, gain_db], abs=0.05)
 
 
+def test_lr2_pair_sums_to_its_first_order_allpass_with_highs_in_polarity():
+    """-LP2 + HP2 = (s - w)/(s + w): flat, +1 at high frequencies, -1 at DC,
+    and 90 degrees at the corner (scipy's 1st-order Butterworth, squared)."""
+    fs, fc = 48000.0, 150.0
+    rows = np.zeros(15)
+    D.design_lr2(rows, fs, fc)
+    f = np.geomspace(5, 23000, 400)
+    h = [signal.freqz(rows[5 * k:5 * k + 3], [1, *rows[5 * k + 3:5 * k + 5]], worN=f, fs=fs)[1]
+         for k in range(3)]
+    b, a = signal.butter(1, fc, "low", fs=fs)
+    _, lp1 = signal.freqz(b, a, worN=f, fs=fs)
+    b, a = signal.butter(1, fc, "high", fs=fs)
+    _, hp1 = signal.freqz(b, a, worN=f, fs=fs)
+    np.testing.assert_allclose(h[0], -lp1 ** 2, atol=1e-9)
+    np.testing.assert_allclose(h[1], hp1 ** 2, atol=1e-9)
+    np.testing.assert_allclose(h[0] + h[1], h[2], atol=1e-9)
+    np.testing.assert_allclose(np.abs(h[2]), 1.0, atol=1e-9)
+    assert h[2][-1].real > 0.99 and h[2][0].real < -0.99
+    _, at_fc = signal.freqz(rows[10:13], [1, *rows[13:15]], worN=[fc], fs=fs)
+    assert abs(np.angle(at_fc[0], deg=True)) == pytest.approx(90.0, abs=0.01)
+
+
 def test_allpass_is_flat_and_equals_lr4_sum():
     fs = 48000.0
     flat = np.zeros(25)
@@ -56,12 +79,14 @@ def test_allpass_is_flat_and_equals_lr4_sum():
 @pytest.mark.parametrize("fs", [44100, 48000, 88200, 96000])
 @pytest.mark.parametrize("xo", [(120, 1000, 6000), (60, 400, 3000), (200, 1500, 12000)])
 def test_band_split_sums_flat(fs, xo):
-    """The production 4-band LR4 tree (with its compensating all-passes)
+    """The production 4-band tree (LR2 low split, LR4 above, with the
+    compensating all-passes)
     sums to a flat magnitude: the FFT of its bands' summed impulse response."""
     from dsp.stages import multiband
     xo_sos = np.zeros(multiband.XO_ROWS * 5)
-    for j, f in enumerate(xo):
-        D.design_lr4(xo_sos[25 * j:25 * j + 25], float(fs), float(f))
+    cur = np.zeros(P.N_PARAMS)
+    cur[P.XOVER_HZ:P.XOVER_HZ + 3] = xo
+    multiband.design(float(fs), cur, xo_sos)
     n = 1 << 16
     x = np.zeros(n)
     x[0] = 1.0

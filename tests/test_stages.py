@@ -86,6 +86,23 @@ def butter_lr4(f_hz, kind):
     return np.vstack([s, s])
 
 
+def butter_lr2(f_hz, kind):
+    """LR2 = a 1st-order Butterworth squared; the low half negated (the
+    pair then sums to an all-pass with the highs in polarity)."""
+    s = signal.butter(1, f_hz, kind, fs=FS, output="sos")
+    s = np.vstack([s, s])
+    if kind == "low":
+        s[0, :3] = -s[0, :3]
+    return s
+
+
+def allpass_lr2(f_hz):
+    """-LP2 + HP2: the 1st-order all-pass (s - w)/(s + w), poles of the
+    1st-order Butterworth."""
+    a = signal.butter(1, f_hz, "low", fs=FS)[1]
+    return np.array([[-a[1], -a[0], 0.0, a[0], a[1], 0.0]]) / a[0]
+
+
 def allpass_lr4(f_hz):
     """LP4 + HP4 of a Linkwitz-Riley split: the 2nd-order all-pass with
     poles of the Butterworth section: numerator = reversed denominator."""
@@ -104,8 +121,8 @@ def test_each_band_of_the_production_split_matches_scipy(params, genre):
     multiband.split_block(x, 8000, v("xo"), np.zeros(multiband.XO_STATES * 4), bands)
     # the tree of the module docstring, built from scipy designs
     lo = signal.sosfilt(np.vstack([butter_lr4(f2, "low"), allpass_lr4(f3)]), x)
-    hi = signal.sosfilt(np.vstack([butter_lr4(f2, "high"), allpass_lr4(f1)]), x)
-    want = [signal.sosfilt(butter_lr4(f1, "low"), lo), signal.sosfilt(butter_lr4(f1, "high"), lo),
+    hi = signal.sosfilt(np.vstack([butter_lr4(f2, "high"), allpass_lr2(f1)]), x)
+    want = [signal.sosfilt(butter_lr2(f1, "low"), lo), signal.sosfilt(butter_lr2(f1, "high"), lo),
             signal.sosfilt(butter_lr4(f3, "low"), hi), signal.sosfilt(butter_lr4(f3, "high"), hi)]
     for b in range(4):
         np.testing.assert_allclose(bands[:, b], want[b], atol=1e-8, err_msg=f"band {b}")
@@ -300,17 +317,47 @@ def test_right_to_left_leakage_of_a_hard_panned_source(params, width):
         (1 - width) / (1 + width), rel=0.02)
 
 
-def test_bass_below_the_corner_is_mono(params):
-    p = params("edm", 5.0)
-    corner = p[P.MONO_BELOW_HZ]
-    assert corner >= 80
-    y = run_stereo(p, ms_signal(1000.0, corner / 4, 0.1))
+def run_multiband(p, x):
+    ar, v, base = stage(multiband, FS)
+    multiband.init(v, FS, p, K_SMOOTH)
+    return run(lambda b, n, n0: multiband.block(b, n, n0, float(FS), p, ar.f, ar.lay, base), x)
+
+
+def no_compression(p):
+    for b in range(P.N_BANDS):
+        p[P.BAND_BASE + b * P.BAND_STRIDE + 1] = 1.0
+    return p
+
+
+@pytest.mark.parametrize("genre,intensity,want_db", [
+    ("edm", 5.0, -24.0), ("edm", 10.0, -24.0), ("edm", 2.5, None), ("jazz", 5.0, None)])
+def test_bass_below_the_corner_is_mono(params, genre, intensity, want_db):
+    """Mono bass shares the low crossover: the side two octaves below it is
+    the LR2 high-pass, -24.6 dB (|HP1|^2 at f/4: 10 log(1/17^2)), when the
+    preset asks for full mono bass at intensity >= 5; it follows
+    1 - mono_bass x intensity / 5 below that; above the corner the side is
+    untouched; the mid never moves."""
+    p = no_compression(params(genre, intensity))
+    corner = p[P.XOVER_HZ]
+    mono = p[P.MONO_BASS]
+    y = run_multiband(p, ms_signal(1000.0, corner / 4, 0.1))
     side = 0.5 * (y[:, 0] - y[:, 1])
-    # LR4 high-pass two octaves below its corner: about -48 dB
-    assert 20 * np.log10(tone_amp(side, corner / 4) / 0.1) < -40.0
-    y = run_stereo(p, ms_signal(1000.0, corner * 8, 0.1))
+    mid = 0.5 * (y[:, 0] + y[:, 1])
+    side_gain = 1.0 - mono * min(intensity / 5.0, 1.0)
+    # side out = HP2 - side_gain x LP2 (scipy's 1st-order Butterworth, squared)
+    b, a = signal.butter(1, corner, "low", fs=FS)
+    _, l1 = signal.freqz(b, a, worN=[corner / 4], fs=FS)
+    b, a = signal.butter(1, corner, "high", fs=FS)
+    _, h1 = signal.freqz(b, a, worN=[corner / 4], fs=FS)
+    want = abs(h1[0] ** 2 - side_gain * l1[0] ** 2)
+    got = tone_amp(side, corner / 4) / 0.1
+    assert 20 * np.log10(got) == pytest.approx(20 * np.log10(want), abs=0.3)
+    if want_db is not None:
+        assert 20 * np.log10(got) < want_db
+    assert tone_amp(mid, 1000.0) / 0.3 == pytest.approx(1.0, rel=0.001)
+    y = run_multiband(p, ms_signal(1000.0, corner * 8, 0.1))
     side = 0.5 * (y[:, 0] - y[:, 1])
-    assert 20 * np.log10(tone_amp(side, corner * 8) / 0.1) > -1.0
+    assert 20 * np.log10(tone_amp(side, corner * 8) / 0.1) > -0.6
 
 
 # ---------------------------------------------------------------- limiter parts

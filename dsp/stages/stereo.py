@@ -1,9 +1,9 @@
-"""Stereo: mid/side width, mono bass, correlation guard.
+"""Stereo: mid/side width and correlation guard.
 
-Mono bass: the side signal is high-passed (LR4 at ``mono_below_hz``) and
-the mid gets the matching all-pass, so M and S stay phase-aligned.  The
-width glides per control tick; widening fades out as the correlation falls
-toward 0 and clearly out-of-phase material is narrowed (mono safety).
+The width glides per control tick; widening fades out as the correlation
+falls toward 0 and clearly out-of-phase material is narrowed (mono
+safety).  Mono bass lives in the multiband stage's low band (it shares the
+low crossover, so it adds no phase shift of its own).
 """
 from __future__ import annotations
 
@@ -11,20 +11,16 @@ import math
 
 from .. import params as P
 from .._jit import kernel
-from ..biquad import CR, amount, biquad_tick, one_pole_coef, smooth_params
-from ..design import SQRT1_2, design_allpass, design_highpass
+from ..biquad import CR, amount, one_pole_coef, smooth_params
 from ..layout import Region, region
 
-MIN_CORNER_HZ = 10.0
 MAX_WIDTH = 2.0
 CORR_TAU_S = 0.3            # correlation meter averaging
 WIDTH_TAU_S = 0.05          # width glide
 GUARD_CORR = 0.3            # full widening only above this correlation
 
 # regions
-CUR, SOS, Z, ST, K = range(5)
-# SOS rows: side HP, side HP, mid AP; Z: their mono states
-HP1, HP2, AP = range(3)
+CUR, ST, K = range(3)
 # ST slots
 E_LR, E_LL, E_RR, W_START, W_END, CORR = range(6)
 N_ST = 6
@@ -33,29 +29,19 @@ K_SMOOTH, K_CORR, K_WIDTH = range(3)
 
 
 def regions(fs_hz: int):
-    return [Region("cur", P.N_PARAMS), Region("sos", 15), Region("z", 6),
-            Region("st", N_ST), Region("k", 3)]
+    return [Region("cur", P.N_PARAMS), Region("st", N_ST), Region("k", 3)]
 
 
 def init(v, fs_hz: int, tgt, k_smooth: float) -> None:
     fs = float(fs_hz)
     v("cur")[:] = tgt
     v("k")[:] = [k_smooth, one_pole_coef(CORR_TAU_S, fs), one_pole_coef(WIDTH_TAU_S, fs, CR)]
-    design(fs, v("cur"), v("sos"))
     v("st")[W_START:W_END + 1] = wanted_width(tgt)
 
 
 def wanted_width(p) -> float:
     """Side gain the parameters ask for (before the correlation guard)."""
     return min(max(1.0 + (p[P.WIDTH] - 1.0) * p[P.INTENSITY] / 5.0, 0.0), MAX_WIDTH)
-
-
-@kernel
-def design(fs, cur, sos):
-    f = max(cur[P.MONO_BELOW_HZ], MIN_CORNER_HZ)
-    design_highpass(sos[0:5], fs, f, SQRT1_2)
-    design_highpass(sos[5:10], fs, f, SQRT1_2)
-    design_allpass(sos[10:15], fs, f, SQRT1_2)
 
 
 @kernel
@@ -77,8 +63,6 @@ def control_tick(cur, st, k_w):
 @kernel
 def block(buf, n, n0, fs, tgt, a, lay, base):
     cur = region(a, lay, base + CUR)
-    sos = region(a, lay, base + SOS)
-    z = region(a, lay, base + Z)
     st = region(a, lay, base + ST)
     k = region(a, lay, base + K)
     k_smooth = k[K_SMOOTH]
@@ -87,15 +71,13 @@ def block(buf, n, n0, fs, tgt, a, lay, base):
     for i in range(n):
         g = n0 + i
         if g % CR == 0:
-            if smooth_params(tgt, cur, k_smooth):
-                design(fs, cur, sos)
+            smooth_params(tgt, cur, k_smooth)
             control_tick(cur, st, k_w)
         frac = ((g % CR) + 1.0) / CR
         w_now = st[W_START] + (st[W_END] - st[W_START]) * frac
         m = 0.5 * (buf[i, 0] + buf[i, 1])
         s = 0.5 * (buf[i, 0] - buf[i, 1])
-        m = biquad_tick(sos, 5 * AP, z, 2 * AP, m)
-        s = biquad_tick(sos, 5 * HP2, z, 2 * HP2, biquad_tick(sos, 5 * HP1, z, 2 * HP1, s)) * w_now
+        s = s * w_now
         l = m + s
         r = m - s
         buf[i, 0] = l
