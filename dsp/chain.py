@@ -99,7 +99,7 @@ def chain_block(x_in, y_out, n, n0, work, a, ia, lay):
                   a, ia, lay, B_LIM1)
     limiter.block(work, n, n0, fs, ceiling - SAFETY_MARGIN_DB, SAFETY_RELEASE_MS, fir,
                   a, ia, lay, B_LIM2)
-    mix.block(work, x_in, y_out, n, tgt, a, ia, lay, B_MIX)
+    mix.block(work, x_in, y_out, n, n0, tgt, a, ia, lay, B_MIX)
     meters.block(y_out, n, n0, sub_n, fir, a, lay, B_METER)
 
 
@@ -223,7 +223,7 @@ class Chain:
     def start_from_dry(self) -> None:
         """Before the chain runs: let it fade in from its dry path (the
         daemon hands over from its own dry delay this way)."""
-        mix.start_from_dry(self._arena.views("mix"))
+        mix.start_from_dry(self._arena.views("mix"), self.fs_hz, self.targets)
 
     # ---------------------------------------------------------------- audio
     def process_into(self, x: np.ndarray, out: np.ndarray) -> None:

@@ -116,25 +116,28 @@ def design_bandpass(out, fs_hz, f_hz, q):
 def design_lr2(out, fs_hz, f_hz):
     """Linkwitz–Riley 2nd-order split at ``f_hz`` into the flat ``out[0:15]``.
 
-    Rows of five: -LP2, HP2 (each Q = 1/2, i.e. a 1st-order Butterworth
-    squared), AP1.  The low row is negated so that the pair sums to the
-    1st-order all-pass (s - w)/(s + w) with the *highs* in polarity (an LR2
-    pair LP + HP sums to a notch; one of the two must be inverted).  AP1 is
-    that all-pass, for the other branch of a band-split tree.  Its group
-    delay is half an LR4 split's: 2/w0 / (1 + (w/w0)^2) (Linkwitz, "Active
-    crossover networks for non-coincident drivers", JAES 1976).
+    Rows of five: LP2, -HP2 (each Q = 1/2, i.e. a 1st-order Butterworth
+    squared), AP1.  An LR2 pair LP + HP sums to a notch, so one half must be
+    inverted; the high half is, so the pair sums to the 1st-order all-pass
+    (w - s)/(w + s): +1 at DC, -1 at high frequencies.  That choice lets the
+    A/B switch's compensator (``stages.mix``) become the identity by moving
+    its corner *up* toward Nyquist, where a moving phase shifts treble by a
+    fraction of a per cent instead of bass by a semitone.  AP1 is that
+    all-pass, for the other branch of a band-split tree.  Its group delay is
+    half an LR4 split's: 2/w0 / (1 + (w/w0)^2) (Linkwitz, "Active crossover
+    networks for non-coincident drivers", JAES 1976).
     """
     design_lowpass(out[0:5], fs_hz, f_hz, 0.5)
-    for j in range(3):
-        out[j] = -out[j]
     design_highpass(out[5:10], fs_hz, f_hz, 0.5)
+    for j in range(5, 8):
+        out[j] = -out[j]
     f = min(max(f_hz, 1.0), 0.49 * fs_hz)       # the clamp of _rbj_common
     t = math.tan(math.pi * f / fs_hz)
     c = (t - 1.0) / (t + 1.0)
-    # bilinear (s - 1)/(s + 1) with s = (1 - 1/z) / (t (1 + 1/z)):
-    # -(c + 1/z) / (1 + c/z)
-    out[10] = -c
-    out[11] = -1.0
+    # bilinear (1 - s)/(1 + s) with s = (1 - 1/z) / (t (1 + 1/z)):
+    # (c + 1/z) / (1 + c/z)
+    out[10] = c
+    out[11] = 1.0
     out[12] = 0.0
     out[13] = c
     out[14] = 0.0

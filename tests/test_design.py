@@ -40,8 +40,8 @@ def test_peak_and_shelves_hit_their_gains(gain_db):
         [0.0, gain_db / 2, gain_db], abs=0.05)
 
 
-def test_lr2_pair_sums_to_its_first_order_allpass_with_highs_in_polarity():
-    """-LP2 + HP2 = (s - w)/(s + w): flat, +1 at high frequencies, -1 at DC,
+def test_lr2_pair_sums_to_its_first_order_allpass_with_lows_in_polarity():
+    """LP2 - HP2 = (w - s)/(w + s): flat, +1 at DC, -1 at high frequencies,
     and 90 degrees at the corner (scipy's 1st-order Butterworth, squared)."""
     fs, fc = 48000.0, 150.0
     rows = np.zeros(15)
@@ -53,11 +53,11 @@ def test_lr2_pair_sums_to_its_first_order_allpass_with_highs_in_polarity():
     _, lp1 = signal.freqz(b, a, worN=f, fs=fs)
     b, a = signal.butter(1, fc, "high", fs=fs)
     _, hp1 = signal.freqz(b, a, worN=f, fs=fs)
-    np.testing.assert_allclose(h[0], -lp1 ** 2, atol=1e-9)
-    np.testing.assert_allclose(h[1], hp1 ** 2, atol=1e-9)
+    np.testing.assert_allclose(h[0], lp1 ** 2, atol=1e-9)
+    np.testing.assert_allclose(h[1], -hp1 ** 2, atol=1e-9)
     np.testing.assert_allclose(h[0] + h[1], h[2], atol=1e-9)
     np.testing.assert_allclose(np.abs(h[2]), 1.0, atol=1e-9)
-    assert h[2][-1].real > 0.99 and h[2][0].real < -0.99
+    assert h[2][0].real > 0.99 and h[2][-1].real < -0.99
     _, at_fc = signal.freqz(rows[10:13], [1, *rows[13:15]], worN=[fc], fs=fs)
     assert abs(np.angle(at_fc[0], deg=True)) == pytest.approx(90.0, abs=0.01)
 

@@ -87,20 +87,20 @@ def butter_lr4(f_hz, kind):
 
 
 def butter_lr2(f_hz, kind):
-    """LR2 = a 1st-order Butterworth squared; the low half negated (the
-    pair then sums to an all-pass with the highs in polarity)."""
+    """LR2 = a 1st-order Butterworth squared; the high half negated (the
+    pair then sums to an all-pass with the lows in polarity)."""
     s = signal.butter(1, f_hz, kind, fs=FS, output="sos")
     s = np.vstack([s, s])
-    if kind == "low":
+    if kind == "high":
         s[0, :3] = -s[0, :3]
     return s
 
 
 def allpass_lr2(f_hz):
-    """-LP2 + HP2: the 1st-order all-pass (s - w)/(s + w), poles of the
+    """LP2 - HP2: the 1st-order all-pass (w - s)/(w + s), poles of the
     1st-order Butterworth."""
     a = signal.butter(1, f_hz, "low", fs=FS)[1]
-    return np.array([[-a[1], -a[0], 0.0, a[0], a[1], 0.0]]) / a[0]
+    return np.array([[a[1], a[0], 0.0, a[0], a[1], 0.0]]) / a[0]
 
 
 def allpass_lr4(f_hz):
@@ -344,12 +344,12 @@ def test_bass_below_the_corner_is_mono(params, genre, intensity, want_db):
     side = 0.5 * (y[:, 0] - y[:, 1])
     mid = 0.5 * (y[:, 0] + y[:, 1])
     side_gain = 1.0 - mono * min(intensity / 5.0, 1.0)
-    # side out = HP2 - side_gain x LP2 (scipy's 1st-order Butterworth, squared)
+    # side out = side_gain x LP2 - HP2 (scipy's 1st-order Butterworth, squared)
     b, a = signal.butter(1, corner, "low", fs=FS)
     _, l1 = signal.freqz(b, a, worN=[corner / 4], fs=FS)
     b, a = signal.butter(1, corner, "high", fs=FS)
     _, h1 = signal.freqz(b, a, worN=[corner / 4], fs=FS)
-    want = abs(h1[0] ** 2 - side_gain * l1[0] ** 2)
+    want = abs(side_gain * l1[0] ** 2 - h1[0] ** 2)
     got = tone_amp(side, corner / 4) / 0.1
     assert 20 * np.log10(got) == pytest.approx(20 * np.log10(want), abs=0.3)
     if want_db is not None:

@@ -2,8 +2,8 @@
 
 Band tree (f1 < f2 < f3)::
 
-    x -+- LP4(f2) - AP2(f3) -+- -LP2(f1) -> band 0   (mono bass: its side
-       |                     +-  HP2(f1) -> band 1    scaled toward 0)
+    x -+- LP4(f2) - AP2(f3) -+-  LP2(f1) -> band 0   (mono bass: its side
+       |                     +- -HP2(f1) -> band 1    scaled toward 0)
        +- HP4(f2) - AP1(f1) -+-  LP4(f3) -> band 2
                              +-  HP4(f3) -> band 3
 
@@ -23,7 +23,7 @@ split on the side (with the matching all-pass on the mid) cost another
 5 ms at 50 Hz.  The price: the mono corner is the low crossover, and the
 side below it falls at 12 dB/octave (-24 dB two octaves down).
 
-Coefficient rows: split 1 (LR2) at 0: -LP, HP, AP1; splits 2 and 3 (LR4)
+Coefficient rows: split 1 (LR2) at 0: LP, -HP, AP1; splits 2 and 3 (LR4)
 at 3 and 8: LP, LP, HP, HP, AP (``design.design_lr2``, ``design_lr4``).
 Gain computer and detector: Giannoulis, Massberg & Reiss, JAES 2012.
 """
