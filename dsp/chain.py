@@ -2,7 +2,7 @@
 
 Signal flow (one numba call per block, no allocation)::
 
-    in -> guard -> tonal EQ -> leveler -> multiband comp -> stereo
+    in -> guard -> preset EQ -> leveler -> multiband comp -> adaptive tone -> stereo
        -> true-peak limiter (main) -> true-peak limiter (safety) -> mix -> out
                                                                      ^
     in -> guard -> dry delay (= chain latency) ----------------------+
@@ -26,7 +26,7 @@ from ._jit import kernel
 from .biquad import CR, one_pole_coef
 from .design import TRUE_PEAK_FIR
 from .layout import Arena, Region, region
-from .stages import eq, guard, leveler, limiter, meters, mix, multiband, stereo
+from .stages import eq, guard, leveler, limiter, meters, mix, multiband, stereo, tone
 from .truepeak import FIR_SIZE, MAX_BLOCK
 
 SUPPORTED_RATES_HZ = (44100, 48000, 88200, 96000)
@@ -66,6 +66,7 @@ def _instances(fs_hz: int):
     return [("chain", _own_regions(fs_hz)),
             ("guard", guard.regions(fs_hz)), ("eq", eq.regions(fs_hz)),
             ("lev", leveler.regions(fs_hz)), ("mb", multiband.regions(fs_hz)),
+            ("tone", tone.regions(fs_hz)),
             ("st", stereo.regions(fs_hz)),
             ("lim1", limiter.regions(fs_hz, la1)), ("lim2", limiter.regions(fs_hz, la2)),
             ("mix", mix.regions(fs_hz, latency_samples(fs_hz))),
@@ -75,8 +76,9 @@ def _instances(fs_hz: int):
 # first region number of each instance: region *counts* do not depend on the
 # rate, so these are compile-time constants of chain_block
 _BASE = Arena.bases(_instances(48000))
-B_CHAIN, B_GUARD, B_EQ, B_LEV, B_MB, B_ST, B_LIM1, B_LIM2, B_MIX, B_METER = (
-    _BASE[k] for k in ("chain", "guard", "eq", "lev", "mb", "st", "lim1", "lim2", "mix", "meter"))
+B_CHAIN, B_GUARD, B_EQ, B_LEV, B_MB, B_TONE, B_ST, B_LIM1, B_LIM2, B_MIX, B_METER = (
+    _BASE[k] for k in ("chain", "guard", "eq", "lev", "mb", "tone", "st", "lim1", "lim2", "mix",
+                       "meter"))
 
 
 @kernel
@@ -93,6 +95,8 @@ def chain_block(x_in, y_out, n, n0, work, a, ia, lay):
     lim_slow_gr = region(a, lay, B_LIM1 + limiter.ST)[limiter.SLOW_GR_DB]
     leveler.block(work, n, n0, tgt, sub_n, out_pow, lim_slow_gr, fs, a, lay, B_LEV)
     multiband.block(work, n, n0, fs, tgt, a, lay, B_MB)
+    anchors = region(a, lay, B_LEV + leveler.ST)[leveler.ANCHORS_AT_SUB]
+    tone.block(work, n, n0, fs, tgt, anchors, sub_n, a, lay, B_TONE)
     stereo.block(work, n, n0, fs, tgt, a, lay, B_ST)
     ceiling = tgt[P.CEILING_DBTP]
     limiter.block(work, n, n0, fs, ceiling - MAIN_MARGIN_DB, tgt[P.LIMITER_RELEASE_MS], fir,
@@ -122,7 +126,7 @@ class MeterSnapshot:
     limiter_gr_max_db: float       # max over the last GR_WINDOW_S, main + safety
     correlation: float
     width: float                   # side gain in effect
-    adaptive_eq_db: tuple          # low shelf, 400 Hz, 2.5 kHz, high shelf
+    adaptive_eq_db: tuple          # wanted octave levels, 31.5 Hz .. 16 kHz, dB
     nonfinite_samples: int
     wet: float                     # 0 = dry/bypass, 1 = mastered
 
@@ -213,6 +217,7 @@ class Chain:
         eq.init(v("eq"), fs, tgt, k_smooth)
         leveler.init(v("lev"), fs)
         multiband.init(v("mb"), fs, tgt, k_smooth)
+        tone.init(v("tone"), fs, tgt, k_smooth)
         stereo.init(v("st"), fs, tgt, k_smooth)
         la1, la2 = lookaheads(fs)
         limiter.init(v("lim1"), fs, la1)
@@ -277,7 +282,7 @@ class Chain:
             limiter_gr_max_db=gr_max,
             correlation=st["correlation"],
             width=st["width"],
-            adaptive_eq_db=eq.read(v("eq"))["adaptive_eq_db"],
+            adaptive_eq_db=tone.read(v("tone"))["adaptive_eq_db"],
             nonfinite_samples=guard.read(v("guard"))["nonfinite_samples"],
             wet=mix.read(v("mix"))["wet"],
         )

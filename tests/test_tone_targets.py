@@ -92,5 +92,5 @@ def test_the_chain_uses_the_yaml_target(params, genre):
     np.testing.assert_array_equal(p[P.TARGET_SPECTRUM:P.TARGET_SPECTRUM + 10], yaml_target(genre))
     ch = Chain(48000, p)
     ch.process(np.zeros((4096, 2), dtype=np.float32))
-    np.testing.assert_array_equal(ch.inspect("eq", "cur")[P.TARGET_SPECTRUM:P.TARGET_SPECTRUM + 10],
+    np.testing.assert_array_equal(ch.inspect("tone", "cur")[P.TARGET_SPECTRUM:P.TARGET_SPECTRUM + 10],
                                   yaml_target(genre))

@@ -34,8 +34,9 @@ intros and endings, build-ups, crossfades.
   glides down to at most 0 dB (room noise is not pumped up) and returns
   within tens of ms to the gain it had, never higher (master_me's brake,
   Omnia Volt's RTZ).
-* **momentary cap**: the momentary (400 ms) loudness with the gain never
-  runs more than 3 LU above target (more for genres that keep their range:
+* **momentary cap**: the momentary (400 ms) loudness with the gain, less
+  the measured downstream loss (trim), never runs more than 3 LU above
+  target (more for genres that keep their range:
   a crescendo is music); releases at most UP_DB_S.
 
 Decisions every 100 ms on the global sample grid; the applied gain glides
@@ -131,7 +132,12 @@ PREV_APPLIED_DB = 29
 RESERVE_DB = 30     # headroom kept for louder passages not heard yet
 PREV_SUB_MAX_DB = 31
 PREV_SUB_MIN_DB = 32
-N_ST = 33
+ANCHORS = 33        # programmes anchored so far (the tone stage re-learns on each)
+ANCHORS_AT_SUB = 34 # ... as of the last sub-block boundary: a block (<= 4096)
+                    # holds at most one boundary (sub-block >= 4410), so a later
+                    # stage reading it at that boundary sees the same value
+                    # whatever the block size
+N_ST = 35
 # K slots: per-tick coefficients
 K_FAST, K_DIP, K_APPLY, K_FAST_APPLY, K_PAUSE = range(5)
 
@@ -186,6 +192,7 @@ def _reserve_db(tgt):
 def _anchor(st, ring, ref_lufs, acquire_s, reserve_db):
     """A new programme: the reference jumps, the window restarts."""
     st[REF_LUFS] = ref_lufs
+    st[ANCHORS] += 1.0
     st[RESERVE_DB] = reserve_db
     st[ACQ_LEFT_S] = acquire_s
     st[MACRO_DB] = 0.0
@@ -397,7 +404,15 @@ def decide(st, ring, mom, dips, tgt, sub_n, chain_out_pow, lim_gr_db):
     _trim_update(st, tgt, p_sub, chain_out_pow, lim_gr_db)
     want = target - st[REF_LUFS] - st[RESERVE_DB] + st[MACRO_DB] + st[TRIM_DB]
     headroom = MOMENTARY_HEADROOM_LU + CAP_EXTRA_LU * max(0.5 - levelling, 0.0)
-    want = min(want, target + headroom - mom_lufs)
+    # the cap is on what leaves the chain: a downstream loss the trim has
+    # measured on this programme (a compressor working on white noise's top
+    # octave: 4 dB) does not count against it (it held white noise 1.2 LU
+    # under target); only while the programme is the one the trim was
+    # measured on: not right after an anchor, nor while the input runs
+    # above the reference (a new, louder programme before it is anchored)
+    steady = st[ACQ_LEFT_S] <= 0.0 and mom_lufs <= st[REF_LUFS] + MOMENTARY_HEADROOM_LU
+    credit = max(st[TRIM_DB], 0.0) if steady else 0.0
+    want = min(want, target + headroom - mom_lufs + credit)
     want = min(max(want, MAX_CUT_DB), MAX_BOOST_DB)
     up = (ACQUIRE_UP_DB_S if acquiring else UP_DB_S) * SUB_S
     st[WANT_DB] = min(want, st[WANT_DB] + up)
@@ -436,6 +451,7 @@ def block(buf, n, n0, tgt, sub_n, chain_out_pow, lim_gr_db, fs, a, lay, base):
         if sub_pos == sub_n:
             sub_pos = 0
             decide(st, ring, mom, dips, tgt, sub_n, chain_out_pow, lim_gr_db)
+            st[ANCHORS_AT_SUB] = st[ANCHORS]
 
 
 def read(v) -> dict:
