@@ -68,11 +68,21 @@ def _cache_is_warm() -> bool:
     return any(Path(_jit.CACHE_DIR).rglob("*chain_block*.nbi"))
 
 
+def _lower_priority():
+    """nice(10), best effort: the unit's SystemCallFilter denies @resources
+    (setpriority fails with EPERM), and a failing preexec_fn would make the
+    daemon itself fail to start."""
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+
+
 def _warmup_process():
     # niced: on a cold cache it compiles for seconds next to the running audio
     return subprocess.Popen([sys.executable, "-m", "firmware.cli", "warmup"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            preexec_fn=lambda: os.nice(10))
+                            preexec_fn=_lower_priority)
 
 
 _fault_pending = [int(os.environ.get("MASTERBOX_FAULT_AFTER_BLOCKS", "0"))]
