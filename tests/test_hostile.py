@@ -973,8 +973,6 @@ def test_stale_socket_is_replaced_and_foreign_file_kept_at_exit(live):
 
 # ------------------------------------------- 4. measured: a flood of clients
 
-import shutil  # noqa: E402
-
 N_IDLE = 3000
 BIG_LINE = 1 << 30
 
@@ -1004,22 +1002,9 @@ def _raw_status(sock_path, timeout=5.0):
 
 
 @pytest.fixture
-def jack_server():
-    if shutil.which("jackd") is None:
-        pytest.skip("jackd2 not installed")
-    name = f"mbhostile{os.getpid()}"
-    p = subprocess.Popen(["jackd", "-n", name, "-R", "-d", "dummy", "-r", "48000", "-p", "1024"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if subprocess.run(["jack_lsp", "-s", name], capture_output=True).returncode == 0:
-            break
-        time.sleep(0.1)
-    else:
-        p.kill()
-        pytest.skip("jackd did not start")
-    yield name
-    p.terminate()
-    p.wait(timeout=10)
+def jack_server(jack_dummy):
+    """The private JACK dummy server's name (conftest.jack_dummy)."""
+    return jack_dummy.name
 
 
 @needs_portaudio
