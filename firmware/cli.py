@@ -224,7 +224,13 @@ def cmd_panel(a) -> int:
     except ConfigError as e:
         return _err(e)
     logging_setup(cfg)
-    return P.run_hardware(cfg, sock)
+    from ui.knobs import GPIOUnavailable
+    try:
+        return P.run_hardware(cfg, sock)
+    except GPIOUnavailable as e:
+        # exit 2: masterbox-panel.service has RestartPreventExitStatus=2
+        print(f"masterbox panel: {e}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def logging_setup(cfg) -> None:
