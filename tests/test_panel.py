@@ -199,3 +199,16 @@ def test_panel_unit_does_not_restart_exit_2():
     text = (ROOT / "systemd" / "masterbox-panel.service").read_text()
     assert "Restart=on-failure" in text and "RestartPreventExitStatus=2" in text.splitlines()
 
+
+def test_panel_process_never_imports_numba():
+    """masterbox-panel.service has MemoryDenyWriteExecute=yes; numba's
+    llvmlite refuses to import without W+X memory.  Before: loading the config
+    imported firmware.presets -> dsp -> numba, so under systemd the panel died
+    at start ("cannot allocate executable memory", seen in systemd-nspawn)."""
+    code = ("import sys\nfrom firmware import cli, config\nfrom ui import panel, knobs, display, pins\n"
+            f"config.load_config({str(ROOT / 'hardware' / 'config.yaml')!r})\n"
+            "print(sorted(m for m in ('numba', 'llvmlite', 'dsp') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]", r.stdout

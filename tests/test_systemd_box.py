@@ -5,7 +5,8 @@ server (its own unit, a private server name) as the "interface".  Checked:
 the daemon gets READY and the limits; with the interface gone for 30 s it is
 waited for, not killed (same PID, no restart, watchdog pings go on); it
 comes back; a daemon whose main loop hangs (SIGSTOP) *is* killed by the
-watchdog and restarted.
+watchdog and restarted.  The panel on this machine (no RPi.GPIO, no
+gpiochip) exits 2 once and is not restarted.
 
 Needs root, systemd-nspawn (Debian: systemd-container), overlayfs and jackd2;
 .ci/run installs them.  About 2-3 minutes."""
@@ -21,6 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "systemd" / "masterbox.service"
+PANEL = ROOT / "systemd" / "masterbox-panel.service"
 JACK = "mbbox"
 SOCK = "/run/masterbox/control.sock"
 
@@ -109,6 +111,7 @@ class Box:
         (etc / "config.yaml").write_text(cfg)
         units = r / "etc/systemd/system"
         shutil.copy(UNIT, units / "masterbox.service")
+        shutil.copy(PANEL, units / "masterbox-panel.service")
         (units / "masterbox.service.d").mkdir(exist_ok=True)
         (units / "masterbox.service.d/jack.conf").write_text(DROP_IN)
         (units / "mb-jack.service").write_text(JACK_UNIT)
@@ -243,3 +246,17 @@ def test_unit_under_real_systemd_waits_for_a_lost_interface(box):
     assert "Watchdog timeout" in box.journal()
     assert box.wait(lambda: box.status().get("state") == "running", 120), box.journal()
     assert box.show("masterbox.service", "MainPID") != pid
+
+
+def test_panel_without_gpio_is_not_restarted_forever(box):
+    """Before: the panel died with a traceback (exit 1) and systemd restarted
+    it every 3 s, forever (StartLimitIntervalSec=0)."""
+    box.run("systemctl", "start", "masterbox-panel.service", check=False)
+    done = box.wait(lambda: box.show("masterbox-panel.service", "ActiveState") == "failed", 30)
+    time.sleep(8)                                   # > RestartSec=3, twice
+    log = box.journal("masterbox-panel.service")
+    assert done, log
+    assert box.show("masterbox-panel.service", "NRestarts") == "0", log
+    assert box.show("masterbox-panel.service", "ExecMainStatus") == "2", log
+    assert "masterbox panel: no GPIO library for pin factory 'rpigpio'" in log
+    assert "Traceback" not in log
