@@ -18,7 +18,7 @@ demo: venv
 	$(BIN)/python -m firmware.demo --out demo-out
 
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 bench: venv
 	$(BIN)/python bench/run_all.py

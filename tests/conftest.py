@@ -4,6 +4,9 @@ import tempfile
 # One numba cache for the whole session, subprocesses (CLI tests) included.
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "masterbox-test-numba"))
 
+# CI=true: a skipped test fails the run (tests/ci_skips.py)
+pytest_plugins = ["ci_skips"]
+
 # JACK: every test that needs a server starts its own under a private name
 # (the jack_dummy fixture) and names it to its clients; nothing run from the
 # tests may join a server already running on the machine (one run recorded
