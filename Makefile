@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 
-.PHONY: venv demo test bench report scenarios clean mutants deps fresh-check
+.PHONY: venv demo box test bench report scenarios clean mutants deps fresh-check
 
 $(BIN)/masterbox: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,6 +16,11 @@ venv: $(BIN)/masterbox
 
 demo: venv
 	$(BIN)/python -m firmware.demo --out demo-out
+
+# The live box without hardware: the daemon on a private JACK dummy server
+# playing the demo mix, the panel simulator in this terminal (q or Ctrl-C stops all)
+box: venv deps
+	$(BIN)/python -m firmware.box
 
 # System packages the tests use: PortAudio and libsndfile (sounddevice,
 # soundfile), the JACK dummy server (a paced sound card), systemd-analyze and
