@@ -24,9 +24,10 @@ box: venv deps
 
 # System packages the tests use: PortAudio and libsndfile (sounddevice,
 # soundfile), the JACK dummy server (a paced sound card), systemd-analyze and
-# systemd-nspawn (the unit's checks).  Installed when root (or with
+# systemd-nspawn (the unit's checks), procps (/bin/kill, the unit's
+# ExecReload; a minimal Debian lacks it).  Installed when root (or with
 # passwordless sudo); otherwise make stops with the command to run.
-APT_PKGS := libportaudio2 libsndfile1 jackd2 systemd systemd-container
+APT_PKGS := libportaudio2 libsndfile1 jackd2 systemd systemd-container procps
 deps:
 	@command -v dpkg-query >/dev/null || { echo "deps: not Debian/Ubuntu: install $(APT_PKGS) (or your system's equivalents) yourself"; exit 0; }; \
 	missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done | tr '\n' ' '); \

@@ -30,6 +30,17 @@ if [ ! -x "$ROOTFS/usr/bin/make" ]; then
   echo "fresh-check: debootstrap minbase bookworm in $(( $(date +%s) - t0 )) s"
 fi
 cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf" 2>/dev/null || true
+# The one thing taken from this machine: extra CA certificates, where its
+# network inspects TLS (as the development workplace does); pip then trusts
+# the system bundle.  A new user's machine has none and needs none.
+ENVCA=()
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$ROOTFS/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$ROOTFS/usr/local/share/ca-certificates/"
+  chroot "$ROOTFS" update-ca-certificates >/dev/null 2>&1
+  ENVCA=(PIP_CERT=/etc/ssl/certs/ca-certificates.crt)
+  echo "fresh-check: this machine's extra CA certificates copied into the root (TLS inspection)"
+fi
 for m in proc sys dev; do
   mkdir -p "$ROOTFS/$m"
 done
@@ -45,6 +56,6 @@ git -C "$ROOTFS/root/masterbox" checkout -q "$(git rev-parse HEAD)"
 echo "fresh-check: clone of $(git rev-parse --short HEAD); running the README's commands"
 t0=$(date +%s)
 chroot "$ROOTFS" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  LANG=C.UTF-8 bash -c 'cd /root/masterbox && make demo >/tmp/demo.log 2>&1 || { tail -30 /tmp/demo.log; exit 1; }
+  LANG=C.UTF-8 "${ENVCA[@]}" bash -c 'cd /root/masterbox && make demo >/tmp/demo.log 2>&1 || { tail -30 /tmp/demo.log; exit 1; }
                         echo "fresh-check: make demo passed"; make test'
 echo "fresh-check: make demo and make test passed in the fresh root ($(( $(date +%s) - t0 )) s)"

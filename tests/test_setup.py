@@ -13,7 +13,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def _make_deps(*args, user=None):
     cmd = ["make", "-s", "--no-print-directory", "-C", str(ROOT), "deps", *args]
     if user:
-        cmd = ["runuser", "-u", user, "--", *cmd]
+        # a copy of the Makefile where that user can read it (a checkout in
+        # /root is not readable by others)
+        import tempfile
+        d = tempfile.mkdtemp(prefix="mb-deps-")
+        os.chmod(d, 0o755)
+        shutil.copy(ROOT / "Makefile", d)
+        os.chmod(os.path.join(d, "Makefile"), 0o644)
+        cmd = ["runuser", "-u", user, "--", "make", "-s", "--no-print-directory", "-C", d,
+               "deps", *args]
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
