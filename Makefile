@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 
-.PHONY: venv demo test bench report scenarios clean mutants
+.PHONY: venv demo box test bench report scenarios clean mutants deps fresh-check
 
 $(BIN)/masterbox: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,8 +17,37 @@ venv: $(BIN)/masterbox
 demo: venv
 	$(BIN)/python -m firmware.demo --out demo-out
 
-test: venv
-	$(BIN)/python -m pytest -q
+# The live box without hardware: the daemon on a private JACK dummy server
+# playing the demo mix, the panel simulator in this terminal (q or Ctrl-C stops all)
+box: venv deps
+	$(BIN)/python -m firmware.box
+
+# System packages the tests use: PortAudio and libsndfile (sounddevice,
+# soundfile), the JACK dummy server (a paced sound card), systemd-analyze and
+# systemd-nspawn (the unit's checks), procps (/bin/kill, the unit's
+# ExecReload; a minimal Debian lacks it).  Installed when root (or with
+# passwordless sudo); otherwise make stops with the command to run.
+APT_PKGS := libportaudio2 libsndfile1 jackd2 systemd systemd-container procps
+deps:
+	@command -v dpkg-query >/dev/null || { echo "deps: not Debian/Ubuntu: install $(APT_PKGS) (or your system's equivalents) yourself"; exit 0; }; \
+	missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done | tr '\n' ' '); \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO=sudo; \
+	else echo "make test needs system packages: sudo apt-get install --no-install-recommends $$missing"; exit 2; fi; \
+	echo "deps: installing $$missing"; \
+	echo "jackd2 jackd/tweak_rt_limits boolean false" | $$SUDO debconf-set-selections; \
+	$$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing >/dev/null
+
+test: venv deps
+	$(BIN)/python -m pytest -q -rs
+
+# The README's set-up as a new user meets it: a fresh Debian bookworm root
+# (debootstrap minbase + the README's prerequisites only), a clone of this
+# repository's HEAD in it, `make demo` and `make test` in a chroot.  Root;
+# ~20-30 min (downloads included).  FRESH_ROOT=dir keeps the root there.
+fresh-check:
+	bash .ci/fresh-check.sh
 
 bench: venv
 	$(BIN)/python bench/run_all.py

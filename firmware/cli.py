@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 
@@ -151,6 +152,27 @@ def cmd_bench(a) -> int:
 
 
 def cmd_warmup(a) -> int:
+    if a.verdict:
+        # For the daemon (its child): "compiling" on stdout at the first real
+        # compile (numba fires numba:compile only on a cache miss), so the
+        # daemon starts the dry signal at once; exit 0 = every kernel loaded.
+        import numba.core.event as ev
+
+        class FirstCompile(ev.Listener):
+            said = False
+
+            def on_start(self, event):
+                if not self.said:
+                    self.said = True
+                    print("compiling", flush=True)
+
+            def on_end(self, event):
+                pass
+        ev.register("numba:compile", FirstCompile())
+    delay = float(os.environ.get("MASTERBOX_WARMUP_DELAY_S", "0"))
+    if delay > 0:
+        # Test hook: a loaded machine, where even loading a warm cache is slow
+        time.sleep(delay)
     import dsp
     t = dsp.warmup()
     print(f"kernels ready in {t:.1f} s (numba cache {'on' if dsp._jit.CACHE_ENABLED else 'off'})")
@@ -164,8 +186,6 @@ def cmd_run(a) -> int:
 
 
 def _socket_path(a) -> str:
-    import os
-
     from .control import DEFAULT_SOCKET
     return a.socket or os.environ.get("MASTERBOX_SOCKET") or DEFAULT_SOCKET
 
@@ -224,7 +244,13 @@ def cmd_panel(a) -> int:
     except ConfigError as e:
         return _err(e)
     logging_setup(cfg)
-    return P.run_hardware(cfg, sock)
+    from ui.knobs import GPIOUnavailable
+    try:
+        return P.run_hardware(cfg, sock)
+    except GPIOUnavailable as e:
+        # exit 2: masterbox-panel.service has RestartPreventExitStatus=2
+        print(f"masterbox panel: {e}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def logging_setup(cfg) -> None:
@@ -260,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seconds", type=int, default=10)
     b.set_defaults(func=cmd_bench)
     w = sub.add_parser("warmup", help="compile every kernel into the numba cache")
+    w.add_argument("--verdict", action="store_true",
+                   help='print "compiling" at the first kernel not in the cache (for the daemon)')
     w.set_defaults(func=cmd_warmup)
     rn = sub.add_parser("run", help="the box's daemon: master the audio interface live")
     rn.add_argument("--config", help="config file (default /etc/masterbox/config.yaml)")

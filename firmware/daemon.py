@@ -4,11 +4,13 @@ Start-up, as systemd sees it (Type=notify):
   1. config (exit 2 with every error), presets, saved state, audio devices
      (exit 2 if a configured device is missing: systemd retries, which also
      covers a USB interface that enumerates late);
-  2. kernels: ``masterbox warmup`` runs in a *separate process* (compiling
-     holds the GIL for seconds; it must not starve the audio callback).
-     With a warm cache it returns within ~1 s and the chain runs from the
-     first sample; with a cold cache the stream starts at once playing the
-     latency-matched dry signal, and mastering crossfades in when ready;
+  2. kernels: ``masterbox warmup --verdict`` runs in a *separate process*
+     (compiling holds the GIL for seconds; it must not starve the audio
+     callback).  The daemon waits for its word: it exits 0 when every kernel
+     loaded from a warm cache (however long that took) and the chain runs
+     from the first sample; it prints "compiling" at its first cache miss,
+     and the stream starts at once playing the latency-matched dry signal,
+     mastering crossfading in when ready;
   3. READY=1 once the stream runs; WATCHDOG=1 only while callbacks advance;
      STATUS= every second.
 SIGTERM: fade out (50 ms), save state, close the stream, exit 0.
@@ -38,11 +40,14 @@ from .status import Status
 
 log = logging.getLogger("masterbox")
 
-WARM_WAIT_S = 1.5           # a cold cache: start dry after this long
-WARM_CACHED_WAIT_S = 6.0    # a warm cache only needs loading: wait for it (a
-                            # loaded machine took 2-3 s; dry audio then would
-                            # break live == render for no reason).  Bounded:
-                            # the control socket opens only after this wait
+WARMUP_VERDICT_CAP_S = 60.0  # the warm-up child decides, not a guessed time:
+                            # "compiling" (a cold cache) = start dry at once;
+                            # exit 0 = every kernel loaded = master from the
+                            # first sample, however long loading took (2-3 s
+                            # seen on a loaded machine; the old fixed 1.5 s
+                            # then played dry for no reason).  The cap only
+                            # bounds a warm-up that hangs: the control socket
+                            # opens after this wait.
 SWITCH_INTERVAL_S = 0.001
 
 
@@ -56,23 +61,48 @@ def _settle_heap(collect: bool = True):
     gc.freeze()
 
 
-def _cache_is_warm() -> bool:
-    """Whether numba's cache already holds the chain kernel for these dsp
-    sources (the cache directory is keyed on them, see dsp/_jit.py)."""
+def _lower_priority():
+    """nice(10), best effort: the unit's SystemCallFilter denies @resources
+    (setpriority fails with EPERM), and a failing preexec_fn would make the
+    daemon itself fail to start."""
     try:
-        from dsp import _jit
-    except Exception:                       # noqa: BLE001 - any import trouble: treat as cold
-        return False
-    if not _jit.CACHE_ENABLED or not _jit.CACHE_DIR:
-        return False
-    return any(Path(_jit.CACHE_DIR).rglob("*chain_block*.nbi"))
+        os.nice(10)
+    except OSError:
+        pass
 
 
 def _warmup_process():
     # niced: on a cold cache it compiles for seconds next to the running audio
-    return subprocess.Popen([sys.executable, "-m", "firmware.cli", "warmup"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            preexec_fn=lambda: os.nice(10))
+    return subprocess.Popen([sys.executable, "-m", "firmware.cli", "warmup", "--verdict"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_lower_priority)
+
+
+def warmup_verdict(warm, cap_s: float = WARMUP_VERDICT_CAP_S) -> str:
+    """Wait for the warm-up child's verdict: "ready" (it exited 0: every
+    kernel is in this machine's cache, loaded), "compiling" (it said so at its
+    first cache miss), "failed" (it exited non-zero) or "timeout" (no word
+    within ``cap_s``: treated as compiling)."""
+    import select
+    end = time.monotonic() + cap_s
+    fd = warm.stdout.fileno()
+    buf = b""
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return "timeout"
+        r, _, _ = select.select([fd], [], [], min(left, 0.5))
+        if r:
+            chunk = os.read(fd, 4096)
+            buf += chunk
+            if b"compiling" in buf:
+                return "compiling"
+            if not chunk:                 # stdout closed: the child is exiting
+                try:
+                    warm.wait(timeout=max(0.1, end - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    return "timeout"
+                return "ready" if warm.returncode == 0 else "failed"
 
 
 _fault_pending = [int(os.environ.get("MASTERBOX_FAULT_AFTER_BLOCKS", "0"))]
@@ -264,12 +294,16 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
         return 2
 
     warm = _warmup_process()
-    try:
-        warm.wait(WARM_CACHED_WAIT_S if _cache_is_warm() else WARM_WAIT_S)
-    except subprocess.TimeoutExpired:
+    verdict = warmup_verdict(warm)
+    if verdict == "compiling":
         log.info("numba cache cold: compiling in the background, dry audio meanwhile")
+    elif verdict == "timeout":
+        log.warning("kernel warm-up gave no word in %.0f s: dry audio until it is done",
+                    WARMUP_VERDICT_CAP_S)
+    if verdict == "ready":
+        warm.communicate()                # reaped, its pipes closed
     engine.chain_factory = lambda fs: _build_chain(params, fs)
-    if warm.returncode == 0 and not waiting:
+    if verdict == "ready" and not waiting:
         chain = engine.chain_factory(engine.fs)
         params.attach(chain)
         engine.chain = chain              # from the first sample: live == render
@@ -398,7 +432,29 @@ def _restart_in_place(store, server):
     # the instance lock's descriptor is close-on-exec: the new image takes it again
     args = [a for a in sys.argv[1:] if a != "--wait-for-device"]
     logging.shutdown()
+    close_on_exec_all()
     os.execv(sys.executable, [sys.executable, "-m", "firmware.cli", *args, "--wait-for-device"])
+
+
+def close_on_exec_all(keep=(0, 1, 2)) -> int:
+    """Mark every descriptor but ``keep`` close-on-exec; returns how many
+    were inheritable.  libjack opens its server sockets without O_CLOEXEC,
+    and the lost server's socket is never closed (PortAudio abandons the
+    wedged stream): before this, each device loss that re-executed the
+    daemon carried one more dead socket into the new image (bench/limits.py:
+    20 -> 26 fds over 6 losses)."""
+    n = 0
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd in keep:
+            continue
+        try:
+            if os.get_inheritable(fd):
+                os.set_inheritable(fd, False)
+                n += 1
+        except OSError:                  # the listing's own descriptor, or closed meanwhile
+            pass
+    return n
 
 
 def _reload(cfg, path, params, engine):

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from dsp import params as P
 
 from .errors import ConfigError, InputError
 from .schema import Report, did_you_mean, load_yaml_file, merge, validate
@@ -262,6 +261,10 @@ def chain_params(preset: Preset, intensity: float, target_lufs: float,
                  ceiling_dbtp: float = -1.0, bypass: bool = False) -> np.ndarray:
     """The parameter-target vector for ``dsp.Chain`` (see ``dsp.params``)."""
     d = preset.data
+    # imported here, not at the top: the panel loads the config (and so
+    # this module) and must not import dsp, whose numba needs W+X memory
+    # (masterbox-panel.service has MemoryDenyWriteExecute=yes)
+    from dsp import params as P
     p = np.zeros(P.N_PARAMS)
     p[P.INTENSITY] = round(float(intensity), 1)
     p[P.TARGET_LUFS] = target_lufs

@@ -4,15 +4,33 @@
 #
 #   sudo hardware/install.sh            # install / upgrade
 #   DRY_RUN=1 hardware/install.sh       # print what it would do
+#
+# Python packages come only from the lock files beside this script (exact
+# versions and sha256 hashes, pip --require-hashes; made with
+# `uv pip compile --universal --generate-hashes`, see hardware/README.md):
+# requirements-pi.lock (Pi <= 4, RPi.GPIO), requirements-pi5.lock (Pi 5,
+# rpi-lgpio; every other pin the same), requirements-build.lock (pip,
+# setuptools, wheel: the project and RPi.GPIO build without fetching
+# anything unpinned).
+#   PI_MODEL=5 DRY_RUN=1 hardware/install.sh   # dry run of the Pi 5 path elsewhere
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 PREFIX=${PREFIX:-/opt/masterbox}
 BOOTCFG=${BOOTCFG:-/boot/firmware/config.txt}
 run() { if [ "${DRY_RUN:-0}" = 1 ]; then echo "+ $*"; else "$@"; fi; }
+# $1 with every character special to a sed replacement (\ & and the | delimiter) escaped
+sed_escape() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
 append_once() {  # $1 line, $2 file
   if [ "${DRY_RUN:-0}" = 1 ]; then echo "+ ensure '$1' in $2"; return; fi
   [ -f "$2" ] && grep -qxF "$1" "$2" || echo "$1" >> "$2"
 }
+case "$PREFIX" in
+  /*) ;;
+  *) echo "install.sh: PREFIX must be an absolute path (got '$PREFIX')" >&2; exit 2 ;;
+esac
+case "$PREFIX" in
+  *[[:space:]]*) echo "install.sh: PREFIX must not contain white space (systemd's ExecStart= would split it)" >&2; exit 2 ;;
+esac
 [ "${DRY_RUN:-0}" = 1 ] || [ "$(id -u)" = 0 ] || { echo "install.sh: run as root (sudo)" >&2; exit 2; }
 
 # 1. system packages: PortAudio (sounddevice), libsndfile, I2C tools, venv
@@ -28,14 +46,30 @@ for g in audio gpio i2c; do
   run usermod -aG "$g" masterbox
 done
 
-# 3. the software, in its own venv (Pi 5: rpi-lgpio replaces RPi.GPIO)
-run python3 -m venv "$PREFIX/venv"
-run "$PREFIX/venv/bin/pip" install --upgrade pip
-if grep -q "Raspberry Pi 5" /proc/device-tree/model 2>/dev/null; then
-  run "$PREFIX/venv/bin/pip" install --upgrade "$SRC" gpiozero rpi-lgpio luma.oled
-else
-  run "$PREFIX/venv/bin/pip" install --upgrade "$SRC[pi]"
+# the login user who ran sudo: added to the masterbox group (status, ctl)
+LOGIN_USER=${SUDO_USER:-}
+[ "$LOGIN_USER" = root ] && LOGIN_USER=
+if [ -n "$LOGIN_USER" ]; then
+  run usermod -aG masterbox "$LOGIN_USER"
 fi
+
+# 3. the software, in its own venv, from the hashed lock files only
+#    (Pi 5: rpi-lgpio replaces RPi.GPIO, every other pin kept)
+if [ -n "${PI_MODEL:-}" ]; then
+  model=$PI_MODEL
+elif grep -q "Raspberry Pi 5" /proc/device-tree/model 2>/dev/null; then
+  model=5
+else
+  model=4
+fi
+if [ "$model" = 5 ]; then LOCK="$SRC/hardware/requirements-pi5.lock"; else LOCK="$SRC/hardware/requirements-pi.lock"; fi
+PIP="$PREFIX/venv/bin/pip"
+run python3 -m venv "$PREFIX/venv"
+run "$PIP" install --require-hashes --no-deps -r "$SRC/hardware/requirements-build.lock"
+run "$PIP" install --require-hashes --no-deps --no-build-isolation -r "$LOCK"
+# the project itself from this checkout: no dependency resolution, no download
+run "$PIP" install --no-deps --no-build-isolation --no-index --upgrade "$SRC"
+run ln -sfn "$PREFIX/venv/bin/masterbox" /usr/local/bin/masterbox
 
 # 4. configuration skeleton (an existing config is never overwritten)
 run install -d -m 0755 /etc/masterbox /etc/masterbox/presets.d
@@ -63,7 +97,7 @@ fi
 # 6. the service; warm the kernel cache now so the first boot masters at once
 run install -m 0644 "$SRC/systemd/masterbox.service" "$SRC/systemd/masterbox-panel.service" /etc/systemd/system/
 if [ "$PREFIX" != /opt/masterbox ]; then
-  run sed -i "s|/opt/masterbox|$PREFIX|g" /etc/systemd/system/masterbox.service /etc/systemd/system/masterbox-panel.service
+  run sed -i "s|/opt/masterbox|$(sed_escape "$PREFIX")|g" /etc/systemd/system/masterbox.service /etc/systemd/system/masterbox-panel.service
 fi
 run install -d -o masterbox -g masterbox -m 0750 /var/cache/masterbox /var/lib/masterbox
 run runuser -u masterbox -- env NUMBA_CACHE_DIR=/var/cache/masterbox "$PREFIX/venv/bin/masterbox" warmup
@@ -71,4 +105,7 @@ run systemctl daemon-reload
 run systemctl enable masterbox.service masterbox-panel.service
 run systemctl restart masterbox.service masterbox-panel.service
 echo "Masterbox installed. Reboot once if I2C or onboard audio settings changed."
+if [ -n "$LOGIN_USER" ]; then
+  echo "$LOGIN_USER was added to the masterbox group: log out and in again (or run 'newgrp masterbox') before 'masterbox status'."
+fi
 echo "Status: masterbox status   Logs: journalctl -u masterbox -f"

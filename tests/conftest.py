@@ -4,9 +4,70 @@ import tempfile
 # One numba cache for the whole session, subprocesses (CLI tests) included.
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "masterbox-test-numba"))
 
+# CI=true: a skipped test fails the run (tests/ci_skips.py)
+pytest_plugins = ["ci_skips"]
+
+# JACK: every test that needs a server starts its own under a private name
+# (the jack_dummy fixture) and names it to its clients; nothing run from the
+# tests may join a server already running on the machine (one run recorded
+# all zeros that way) or start one by itself.
+os.environ["JACK_DEFAULT_SERVER"] = f"mbtest-none-{os.getpid()}"
+os.environ["JACK_NO_START_SERVER"] = "1"
+
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from scipy.signal import resample_poly  # noqa: E402
+
+
+class JackDummy:
+    """jackd with the dummy backend (a real-time paced sound card) under a
+    private server name; start() / stop() make the box's "interface" come
+    and go.  Its output goes to /dev/null (../shared/HARDWARE-FREE.md)."""
+    _n = 0
+
+    def __init__(self, period: int = 1024, rate: int = 48000):
+        JackDummy._n += 1
+        self.name = f"mbtest{os.getpid()}x{JackDummy._n}"
+        self.period, self.rate, self.proc = period, rate, None
+
+    def start(self):
+        self.proc = subprocess.Popen(["jackd", "-n", self.name, "-R", "-d", "dummy", "-r",
+                                      str(self.rate), "-p", str(self.period)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if subprocess.run(["jack_lsp", "-s", self.name], capture_output=True).returncode == 0:
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"jackd -n {self.name} did not start")
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture
+def jack_dummy(request):
+    """A started JackDummy (period: ``@pytest.mark.parametrize`` not needed;
+    use ``jack_dummy.period``).  Skips only without jackd2 (CI installs it)."""
+    if shutil.which("jackd") is None:
+        pytest.skip("jackd2 not installed (apt-get install jackd2)")
+    period = getattr(request, "param", 1024)
+    j = JackDummy(period=period).start()
+    yield j
+    j.stop()
 
 
 def true_peak_8x_dbtp(y):

@@ -66,7 +66,9 @@ def start_daemon(cfg, env, **popen_kw):
                             env=env, cwd=ROOT, **popen_kw)
 
 
-def wait_for_socket(sock, seconds: float = 10.0) -> bool:
+def wait_for_socket(sock, seconds: float = 60.0) -> bool:
+    """The socket opens once the warm-up child has said the kernels are
+    loaded (seconds on a loaded 2-core machine; 10 s was once too short)."""
     import time
     end = time.monotonic() + seconds
     while time.monotonic() < end:

@@ -170,3 +170,45 @@ def test_simulator_in_a_terminal_drives_a_real_daemon(tmp_path):
     finally:
         d.terminate()
         d.wait(timeout=10)
+
+
+@pytest.mark.parametrize("factory,lib", [("auto", "RPi"), ("lgpio", "lgpio")])
+def test_panel_without_a_gpio_library_exits_2_in_one_line(tmp_path, factory, lib):
+    """Before: `masterbox panel` on a machine without RPi.GPIO died with a
+    ModuleNotFoundError traceback, exit 1, and systemd (Restart=on-failure)
+    restarted it every 3 s forever.  Now one line and exit 2, which the unit's
+    RestartPreventExitStatus=2 does not restart (tests/test_systemd_box.py
+    shows it under a real systemd)."""
+    import importlib.util
+    if importlib.util.find_spec(lib) is not None:
+        pytest.skip(f"{lib} is installed here")
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"panel: {{pins_file: {tmp_path}/none.yaml, pin_factory: {factory}}}\n"
+                   f"state_file: {tmp_path}/state.json\npresets_dirs: []\n")
+    env = {k: v for k, v in os.environ.items() if k != "GPIOZERO_PIN_FACTORY"}
+    env["PYTHONPATH"] = str(ROOT)
+    r = subprocess.run([sys.executable, "-m", "firmware.cli", "panel", "--config", cfg,
+                        "--socket", tmp_path / "none.sock"], env=env, capture_output=True,
+                       text=True, timeout=120, cwd=ROOT)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert lines[0].startswith("masterbox panel: no GPIO library") and lib in lines[0]
+
+
+def test_panel_unit_does_not_restart_exit_2():
+    text = (ROOT / "systemd" / "masterbox-panel.service").read_text()
+    assert "Restart=on-failure" in text and "RestartPreventExitStatus=2" in text.splitlines()
+
+
+def test_panel_process_never_imports_numba():
+    """masterbox-panel.service has MemoryDenyWriteExecute=yes; numba's
+    llvmlite refuses to import without W+X memory.  Before: loading the config
+    imported firmware.presets -> dsp -> numba, so under systemd the panel died
+    at start ("cannot allocate executable memory", seen in systemd-nspawn)."""
+    code = ("import sys\nfrom firmware import cli, config\nfrom ui import panel, knobs, display, pins\n"
+            f"config.load_config({str(ROOT / 'hardware' / 'config.yaml')!r})\n"
+            "print(sorted(m for m in ('numba', 'llvmlite', 'dsp') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]", r.stdout

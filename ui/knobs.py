@@ -15,14 +15,29 @@ from __future__ import annotations
 import os
 import time
 
+from firmware.errors import MasterboxError
+
 LONG_PUSH_S = 1.5
 INTENSITY_STEP = 0.5
 ACCEL = ((0.04, 4.0), (0.09, 2.0))     # (seconds between detents, multiplier)
 
 
+class GPIOUnavailable(MasterboxError, RuntimeError):
+    """No usable GPIO stack here (library missing, or not a Raspberry Pi):
+    restarting the panel cannot help."""
+
+
+_FACTORIES = {
+    "rpigpio": ("gpiozero.pins.rpigpio", "RPiGPIOFactory", "RPi.GPIO (Pi <= 4)"),
+    "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory", "rpi-lgpio or lgpio (Pi 5)"),
+}
+
+
 def make_pin_factory(name: str = "auto"):
     """gpiozero pin factory: 'rpigpio' (Pi <= 4), 'lgpio' (Pi 5), 'mock', or
-    'auto' (GPIOZERO_PIN_FACTORY if set, else by the board model)."""
+    'auto' (GPIOZERO_PIN_FACTORY if set, else by the board model).  Raises
+    GPIOUnavailable (one line) when the library is missing or refuses this
+    machine."""
     if name == "auto":
         name = os.environ.get("GPIOZERO_PIN_FACTORY", "")
         if not name:
@@ -34,13 +49,22 @@ def make_pin_factory(name: str = "auto"):
     if name == "mock":
         from gpiozero.pins.mock import MockFactory
         return MockFactory()
-    if name == "lgpio":
-        from gpiozero.pins.lgpio import LGPIOFactory
-        return LGPIOFactory()
-    if name == "rpigpio":
-        from gpiozero.pins.rpigpio import RPiGPIOFactory
-        return RPiGPIOFactory()
-    raise ValueError(f"unknown pin factory '{name}' (auto, rpigpio, lgpio, mock)")
+    if name not in _FACTORIES:
+        raise ValueError(f"unknown pin factory '{name}' (auto, rpigpio, lgpio, mock)")
+    module, cls, lib = _FACTORIES[name]
+    try:
+        import importlib
+        factory = getattr(importlib.import_module(module), cls)
+    except ImportError as e:
+        raise GPIOUnavailable(f"no GPIO library for pin factory '{name}' ({e}): install {lib}, "
+                              "or set panel.pin_factory in the config") from None
+    except RuntimeError as e:        # RPi.GPIO / rpi-lgpio off a Pi
+        raise GPIOUnavailable(f"pin factory '{name}' refuses this machine: {e}") from None
+    try:
+        return factory()
+    except Exception as e:   # noqa: BLE001 - e.g. lgpio: no /dev/gpiochip0
+        raise GPIOUnavailable(f"pin factory '{name}' cannot open the GPIO: "
+                              f"{type(e).__name__}: {e}".replace("\n", " ")) from None
 
 
 class Knobs:
