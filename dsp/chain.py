@@ -25,7 +25,7 @@ from . import params as P
 from ._jit import kernel
 from .biquad import CR, one_pole_coef
 from .design import TRUE_PEAK_FIR
-from .layout import Arena, Region, region
+from .layout import Arena, Region, borrow, region
 from .stages import eq, guard, leveler, limiter, meters, mix, multiband, stereo
 from .truepeak import FIR_SIZE, MAX_BLOCK
 
@@ -82,6 +82,13 @@ B_CHAIN, B_GUARD, B_EQ, B_LEV, B_MB, B_ST, B_LIM1, B_LIM2, B_MIX, B_METER = (
 @kernel
 def chain_block(x_in, y_out, n, n0, work, a, ia, lay):
     """Master ``x_in[:n]`` (float32, (N, 2)) into ``y_out[:n]``; n <= work rows."""
+    # borrowed (not reference-counted) from here on, see layout.borrow
+    x_in = borrow(x_in)
+    y_out = borrow(y_out)
+    work = borrow(work)
+    a = borrow(a)
+    ia = borrow(ia)
+    lay = borrow(lay)
     tgt = region(a, lay, B_CHAIN + TGT)
     cst = region(a, lay, B_CHAIN + CONST)
     fir = region(a, lay, B_CHAIN + FIR)

@@ -60,6 +60,24 @@ def _borrow(typingctx, arena, offset, size):
     return sig, codegen
 
 
+@intrinsic
+def borrow(typingctx, arr):
+    """The same array without its reference count (NULL meminfo), for a
+    kernel to hand its arguments down: valid while the caller's array is."""
+    if not isinstance(arr, types.Array):
+        return None
+    sig = arr(arr)
+
+    def codegen(context, builder, sig, args):
+        src = make_array(sig.args[0])(context, builder, args[0])
+        out = make_array(sig.return_type)(context, builder)
+        populate_array(out, data=src.data, shape=src.shape, strides=src.strides,
+                       itemsize=src.itemsize, meminfo=None)
+        return out._getvalue()
+
+    return sig, codegen
+
+
 @helper
 def region(arena, lay, r):
     """1-D borrowed view of region ``r`` (global number) of ``arena``."""
