@@ -56,8 +56,34 @@ def test_arena_rejects_float_after_int_regions_and_negative_sizes():
         Arena([("s", [Region("f", -1)])])
     ar = Arena([("s", [Region("f", 3), Region("none", 0), Region("i", 2, True)]),
                 ("t", [Region("f", 4)])])      # an empty region is legal (e.g. no lookahead)
-    assert ar.f.shape == (7,) and ar.i.shape == (2,) and ar.view("s", "none").shape == (0,)
+    # the int arena is the layout table (2 numbers per region) then the int regions
+    assert ar.f.shape == (7,) and ar.i.shape == (2 * 4 + 2,) and ar.view("s", "none").shape == (0,)
     assert ar.view("t", "f").shape == (4,) and ar.view("s", "i").dtype == np.int64
+    assert np.shares_memory(ar.lay, ar.i) and ar.lay.size == 2 * 4
+    ar.view("s", "i")[:] = 7
+    ar.clear()
+    assert not ar.view("s", "i").any() and ar.lay[2 * 3 + 1] == 4     # clear keeps the table
+
+
+def test_borrowed_regions_read_and_write_the_arena():
+    """layout.region / region_rows: views without a reference count, at
+    the layout's offsets, for both arenas."""
+    import numba
+    from dsp.layout import Region, region, region_rows
+    ar = Arena([("s", [Region("a", 3), Region("w", 6), Region("k", 2, True)])])
+
+    @numba.njit
+    def poke(f, i, lay):
+        a = region(f, lay, 0)
+        w = region_rows(f, lay, 1, 2)
+        k = region(i, lay, 2)
+        a[2] = 1.5
+        w[2, 1] = 2.5
+        k[1] = 9
+        return a.shape[0] + w.shape[0] * 10 + k.shape[0] * 100
+
+    assert poke(ar.f, ar.i, ar.lay) == 3 + 30 + 200
+    assert ar.view("s", "a")[2] == 1.5 and ar.view("s", "w")[5] == 2.5 and ar.view("s", "k")[1] == 9
 
 
 # ---------------------------------------------------------------- EQ
