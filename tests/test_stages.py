@@ -349,8 +349,11 @@ def test_sliding_minimum_equals_naive_twin():
     vals[1000:1100] = np.linspace(1, 0, 100)
     dq_i = np.zeros(m_len + 1, dtype=np.int64)
     dq_v = np.zeros(m_len + 1)
-    ist = np.zeros(8, dtype=np.int64)
-    got = [limiter.sliding_min(dq_i, dq_v, ist, g, vals[g], m_len) for g in range(len(vals))]
+    head = cnt = 0
+    got = []
+    for g in range(len(vals)):
+        mn, head, cnt = limiter.sliding_min(dq_i, dq_v, head, cnt, g, vals[g], m_len)
+        got.append(mn)
     np.testing.assert_array_equal(got, naive.sliding_min(vals, m_len))
 
 
@@ -358,10 +361,13 @@ def test_box_average_equals_naive_twin():
     a_len = 48
     vals = np.random.default_rng(9).random(20000)
     box = np.ones(a_len)
-    st = np.zeros(limiter.N_ST)
-    st[limiter.BOX_SUM] = a_len
-    ist = np.zeros(8, dtype=np.int64)
-    got = np.array([limiter.box_average(box, st, ist, vals[g], a_len, g) for g in range(len(vals))])
+    box_sum = float(a_len)
+    bp = 0
+    got = []
+    for g in range(len(vals)):
+        mean, box_sum, bp = limiter.box_average(box, box_sum, bp, vals[g], a_len, g)
+        got.append(mean)
+    got = np.array(got)
     np.testing.assert_allclose(got, naive.box_average(vals, a_len, initial=1.0), atol=1e-12)
 
 
@@ -370,10 +376,10 @@ def test_delay_line_equals_naive_twin():
     x = np.random.default_rng(10).standard_normal((1000, 2))
     gain = np.random.default_rng(11).random(1000)
     dly = np.zeros(2 * (d_len + 1))
-    ist = np.zeros(8, dtype=np.int64)
+    dp = 0
     buf = x.copy()
     for i in range(len(x)):
-        limiter.delay_apply(dly, ist, buf, i, d_len, gain[i])
+        dp = limiter.delay_apply(dly, dp, buf, i, d_len, gain[i])
     np.testing.assert_array_equal(buf, naive.delay(x, d_len) * gain[:, None])
 
 
