@@ -11,9 +11,10 @@ import math
 
 from .. import params as P
 from .._jit import kernel
-from ..biquad import CR, amount, biquad_tick, one_pole_coef, smooth_params
+from ..biquad import CR, amount, one_pole_coef, smooth_params
 from ..design import SQRT1_2, design_allpass, design_highpass
 from ..layout import Region, region
+from ..regstate import biquad_step
 
 MIN_CORNER_HZ = 10.0
 MAX_WIDTH = 2.0
@@ -76,6 +77,10 @@ def control_tick(cur, st, k_w):
 
 @kernel
 def block(buf, n, n0, fs, tgt, a, lay, base):
+    """Filter states and coefficients, the correlation sums and the width
+    ramp stay in locals over the sample loop (see ``regstate``); they go
+    through the arena around the control tick, which reads and redesigns
+    them."""
     cur = region(a, lay, base + CUR)
     sos = region(a, lay, base + SOS)
     z = region(a, lay, base + Z)
@@ -84,25 +89,55 @@ def block(buf, n, n0, fs, tgt, a, lay, base):
     k_smooth = k[K_SMOOTH]
     k_corr = k[K_CORR]
     k_w = k[K_WIDTH]
+    h0, h1, h2, h3, h4 = sos[5 * HP1], sos[5 * HP1 + 1], sos[5 * HP1 + 2], sos[5 * HP1 + 3], sos[5 * HP1 + 4]
+    q0, q1, q2, q3, q4 = sos[5 * HP2], sos[5 * HP2 + 1], sos[5 * HP2 + 2], sos[5 * HP2 + 3], sos[5 * HP2 + 4]
+    p0, p1, p2, p3, p4 = sos[5 * AP], sos[5 * AP + 1], sos[5 * AP + 2], sos[5 * AP + 3], sos[5 * AP + 4]
+    zh0, zh1 = z[2 * HP1], z[2 * HP1 + 1]
+    zq0, zq1 = z[2 * HP2], z[2 * HP2 + 1]
+    zp0, zp1 = z[2 * AP], z[2 * AP + 1]
+    e_lr = st[E_LR]
+    e_ll = st[E_LL]
+    e_rr = st[E_RR]
+    w_start = st[W_START]
+    w_end = st[W_END]
     for i in range(n):
         g = n0 + i
         if g % CR == 0:
+            st[E_LR] = e_lr
+            st[E_LL] = e_ll
+            st[E_RR] = e_rr
             if smooth_params(tgt, cur, k_smooth):
                 design(fs, cur, sos)
+                h0, h1, h2, h3, h4 = (sos[5 * HP1], sos[5 * HP1 + 1], sos[5 * HP1 + 2],
+                                      sos[5 * HP1 + 3], sos[5 * HP1 + 4])
+                q0, q1, q2, q3, q4 = (sos[5 * HP2], sos[5 * HP2 + 1], sos[5 * HP2 + 2],
+                                      sos[5 * HP2 + 3], sos[5 * HP2 + 4])
+                p0, p1, p2, p3, p4 = (sos[5 * AP], sos[5 * AP + 1], sos[5 * AP + 2],
+                                      sos[5 * AP + 3], sos[5 * AP + 4])
             control_tick(cur, st, k_w)
+            w_start = st[W_START]
+            w_end = st[W_END]
         frac = ((g % CR) + 1.0) / CR
-        w_now = st[W_START] + (st[W_END] - st[W_START]) * frac
+        w_now = w_start + (w_end - w_start) * frac
         m = 0.5 * (buf[i, 0] + buf[i, 1])
         s = 0.5 * (buf[i, 0] - buf[i, 1])
-        m = biquad_tick(sos, 5 * AP, z, 2 * AP, m)
-        s = biquad_tick(sos, 5 * HP2, z, 2 * HP2, biquad_tick(sos, 5 * HP1, z, 2 * HP1, s)) * w_now
+        m, zp0, zp1 = biquad_step(p0, p1, p2, p3, p4, zp0, zp1, m)
+        s, zh0, zh1 = biquad_step(h0, h1, h2, h3, h4, zh0, zh1, s)
+        s, zq0, zq1 = biquad_step(q0, q1, q2, q3, q4, zq0, zq1, s)
+        s = s * w_now
         l = m + s
         r = m - s
         buf[i, 0] = l
         buf[i, 1] = r
-        st[E_LR] += k_corr * (l * r - st[E_LR])
-        st[E_LL] += k_corr * (l * l - st[E_LL])
-        st[E_RR] += k_corr * (r * r - st[E_RR])
+        e_lr += k_corr * (l * r - e_lr)
+        e_ll += k_corr * (l * l - e_ll)
+        e_rr += k_corr * (r * r - e_rr)
+    z[2 * HP1], z[2 * HP1 + 1] = zh0, zh1
+    z[2 * HP2], z[2 * HP2 + 1] = zq0, zq1
+    z[2 * AP], z[2 * AP + 1] = zp0, zp1
+    st[E_LR] = e_lr
+    st[E_LL] = e_ll
+    st[E_RR] = e_rr
 
 
 def read(v) -> dict:
