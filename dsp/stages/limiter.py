@@ -30,6 +30,7 @@ GR_HIST = 64                # 100 ms maxima kept for readers (6.4 s)
 SUSTAIN_GR_DB = 3.0         # slow GR at which the release reaches its set time
 SLOW_GR_TAU_S = 0.3
 BOX_RESYNC = 8192           # samples between exact re-sums of the box average
+HOLD_W_48K = 4              # hold half-width W at 48 kHz: the interpolator's main lobe
 
 # regions (float, then int)
 ST, XS, US, PREV, DLY, DQ_V, BOX, GR_RING, CFG, IST, DQ_I = range(11)
@@ -53,7 +54,7 @@ DLY_POS, DQ_HEAD, DQ_COUNT, BOX_POS, SUB_LEFT, GR_SEQ = range(6)
 
 def sizes(fs_hz: int, lookahead_samples: int):
     """(A, W, M, D) for a limiter with an A-sample box at ``fs_hz``."""
-    w = int(round(4 * fs_hz / 48000.0))
+    w = int(round(HOLD_W_48K * fs_hz / 48000.0))
     a = int(lookahead_samples)
     return a, w, a + 2 * w, a - 1 + w + TRUE_PEAK_DELAY
 
