@@ -79,7 +79,8 @@ def main() -> int:
     if r.get("ffmpeg_rtf"):
         print(f"  ffmpeg      {r['ffmpeg_rtf']:8.0f}x   ratio ours/ffmpeg {r['ratio_vs_ffmpeg']:.2f}"
               "   (whole file, not 128-frame blocks)")
-    print("DSP load at 48 kHz:")
+    print(f"DSP load at 48 kHz (process CPU time; fixed cost per block "
+          f"{res['blocks'].get('fixed_us_per_block', float('nan')):.2f} us):")
     for row in res["blocks"]["blocks"]:
         print(f"  {row['block']:4d} frames  {row['us_per_block']:7.1f} us  {row['load_pct']:5.2f} %"
               f"  {row['rtf']:6.0f}x")

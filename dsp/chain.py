@@ -10,8 +10,9 @@ Signal flow (one numba call per block, no allocation)::
 
 Every stage (``dsp/stages/``) declares its named regions; ``layout.Arena``
 packs them into two arenas (float64, int64) owned by the ``Chain``; the
-kernel takes 1-D views.  One call with a few arrays keeps numba's per-call
-argument unboxing (~0.1-0.2 us per array) out of the 128-frame budget.
+kernel takes borrowed 1-D views.  One call with four arrays (input, output,
+the two arenas) keeps numba's per-call argument unboxing (~0.1 us per
+array) out of the 128-frame budget.
 Results do not depend on block size: every control-rate decision is taken
 on the global sample grid.
 """
@@ -25,7 +26,7 @@ from . import params as P
 from ._jit import kernel
 from .biquad import CR, one_pole_coef
 from .design import TRUE_PEAK_FIR
-from .layout import Arena, Region, region
+from .layout import Arena, Region, borrow, region, region_rows
 from .stages import eq, guard, leveler, limiter, meters, mix, multiband, stereo, tone
 from .truepeak import FIR_SIZE, MAX_BLOCK
 
@@ -39,13 +40,16 @@ SAFETY_RELEASE_MS = 20.0
 PARAM_GLIDE_MS = 80.0      # genre / parameter changes settle in ~0.3 s
 GR_WINDOW_S = 1.0          # snapshot's limiter_gr_max_db: max over this long
 
-# the chain's own regions
-TGT, CONST, FIR = range(3)
+# the chain's own regions: parameter targets, constants, the true-peak FIR,
+# the float64 work buffer (MAX_BLOCK, 2), and the global sample clock
+TGT, CONST, FIR, WORK, CLOCK = range(5)
 C_FS, C_SUB_N = range(2)
+N0 = 0                     # CLOCK slot: global index of the next block's first sample
 
 
 def _own_regions(fs_hz: int):
-    return [Region("tgt", P.N_PARAMS), Region("const", 2), Region("fir", FIR_SIZE)]
+    return [Region("tgt", P.N_PARAMS), Region("const", 2), Region("fir", FIR_SIZE),
+            Region("work", 2 * MAX_BLOCK), Region("clock", 1, True)]
 
 
 def lookaheads(fs_hz: int):
@@ -82,8 +86,25 @@ B_CHAIN, B_GUARD, B_EQ, B_LEV, B_MB, B_TONE, B_ST, B_LIM1, B_LIM2, B_MIX, B_METE
 
 
 @kernel
-def chain_block(x_in, y_out, n, n0, work, a, ia, lay):
-    """Master ``x_in[:n]`` (float32, (N, 2)) into ``y_out[:n]``; n <= work rows."""
+def chain_block(x_in, y_out, a, ia):
+    """Master ``x_in`` (float32, (N, 2), N <= MAX_BLOCK) into ``y_out[:N]``.
+
+    Four arrays and nothing else: numba unboxes each argument on every call
+    (~0.1 us an array), so the block length comes from ``x_in``, the sample
+    clock lives in the arena and the layout table heads the int arena.
+    Returns 0, or 1 (and does nothing) if the shapes do not fit."""
+    n = x_in.shape[0]
+    if n > MAX_BLOCK or y_out.shape[0] < n or x_in.shape[1] != 2 or y_out.shape[1] != 2:
+        return 1
+    # borrowed (not reference-counted) from here on, see layout.borrow
+    x_in = borrow(x_in)
+    y_out = borrow(y_out)
+    a = borrow(a)
+    ia = borrow(ia)
+    lay = ia
+    clock = region(ia, lay, B_CHAIN + CLOCK)
+    n0 = clock[N0]
+    work = region_rows(a, lay, B_CHAIN + WORK, 2)
     tgt = region(a, lay, B_CHAIN + TGT)
     cst = region(a, lay, B_CHAIN + CONST)
     fir = region(a, lay, B_CHAIN + FIR)
@@ -105,6 +126,8 @@ def chain_block(x_in, y_out, n, n0, work, a, ia, lay):
                   a, ia, lay, B_LIM2)
     mix.block(work, x_in, y_out, n, n0, tgt, a, ia, lay, B_MIX)
     meters.block(y_out, n, n0, sub_n, fir, a, lay, B_METER)
+    clock[N0] = n0 + n
+    return 0
 
 
 @dataclass(frozen=True)
@@ -171,8 +194,8 @@ class Chain:
         self.latency_samples = latency_samples(self.fs_hz)
         self._arena = Arena(_instances(self.fs_hz))
         assert self._arena.base == _BASE
-        self._work = np.zeros((MAX_BLOCK, 2))
-        self._n0 = 0
+        self._f = self._arena.f
+        self._i = self._arena.i
         self.reset(params)
 
     @property
@@ -206,7 +229,6 @@ class Chain:
         self._arena.clear()
         tgt[:] = p
         fs = self.fs_hz
-        self._n0 = 0
         v = self._arena.views
         cst = v("chain")("const")
         cst[C_FS] = float(fs)
@@ -237,13 +259,11 @@ class Chain:
         Allocation-free when both arrays are C-contiguous float32: this is
         what the live callback calls.
         """
-        n = x.shape[0]
-        if n > MAX_BLOCK or out.shape[0] < n:
+        if chain_block(x, out, self._f, self._i):
             # the kernel writes rows 0..n-1 of a MAX_BLOCK work buffer: a
             # longer block would write past it
-            raise ValueError(f"block of {n} frames: at most {MAX_BLOCK}, and out as long as x")
-        chain_block(x, out, n, self._n0, self._work, self._arena.f, self._arena.i, self._arena.lay)
-        self._n0 += n
+            raise ValueError(f"block of {x.shape[0]} frames: at most {MAX_BLOCK}, stereo, "
+                             "and out as long as x")
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Convenience: any length, returns a new float32 array (N, 2)."""

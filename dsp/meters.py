@@ -2,17 +2,12 @@
 kernel as the chain's output meter (``stages.meters``), in its own arena."""
 from __future__ import annotations
 
-
 import numpy as np
 
 from .design import TRUE_PEAK_FIR
 from .layout import Arena
 from .stages import meters as M
 from .truepeak import MAX_BLOCK
-from .units import lin_to_db  # noqa: F401  (re-exported for callers)
-
-HIST_BINS = M.HIST_BINS
-SUB_BLOCKS = M.SUB_BLOCKS
 
 
 class LoudnessMeter:

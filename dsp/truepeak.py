@@ -12,10 +12,12 @@ being the previous block's last ones; ``us``: per channel and phase
 from __future__ import annotations
 
 from ._jit import helper, kernel
-from .design import TRUE_PEAK_FIR, TRUE_PEAK_TAPS, TRUE_PEAK_DELAY  # noqa: F401
+from .design import TRUE_PEAK_DELAY, TRUE_PEAK_TAPS
 
 MAX_BLOCK = 4096
-HIST = TRUE_PEAK_TAPS          # 12 samples of history per channel
+HIST = TRUE_PEAK_TAPS          # samples of history per channel
+# oversample_block unrolls the taps: it is written for this filter length
+assert TRUE_PEAK_TAPS == 12, "oversample_block unrolls exactly 12 taps"
 XS_ROW = HIST + MAX_BLOCK
 FIR_SIZE = 4 * TRUE_PEAK_TAPS
 
@@ -91,10 +93,13 @@ def delayed_input(xs, ch, i):
     return xs[ch * XS_ROW + HIST + i - TRUE_PEAK_DELAY]
 
 
+PARABOLA_CAP = 1.25            # parabola_peak never exceeds this times |b|
+
+
 @helper
 def parabola_peak(a, b, c):
     """Peak magnitude of the parabola through (-1,a),(0,b),(1,c) if b is a
-    local extremum of |.| (capped at 1.25|b|), else |b|.
+    local extremum of |.| (capped at PARABOLA_CAP |b|), else |b|.
 
     Written with selects, not branches: on noise-like programme the
     conditions are random and mispredicted branches cost more than the
@@ -104,9 +109,6 @@ def parabola_peak(a, b, c):
     b1 = sb * b
     c1 = sb * c
     d = 2.0 * b1 - a1 - c1
-    v = min(b1 + (c1 - a1) * (c1 - a1) / (8.0 * max(d, 1e-300)), 1.25 * b1)
+    v = min(b1 + (c1 - a1) * (c1 - a1) / (8.0 * max(d, 1e-300)), PARABOLA_CAP * b1)
     ok = (b1 >= a1) & (b1 >= c1) & (d > 0.0)
     return v if ok else b1
-
-
-PARABOLA_CAP = 1.25            # parabola_peak never exceeds this times |b|

@@ -56,8 +56,34 @@ def test_arena_rejects_float_after_int_regions_and_negative_sizes():
         Arena([("s", [Region("f", -1)])])
     ar = Arena([("s", [Region("f", 3), Region("none", 0), Region("i", 2, True)]),
                 ("t", [Region("f", 4)])])      # an empty region is legal (e.g. no lookahead)
-    assert ar.f.shape == (7,) and ar.i.shape == (2,) and ar.view("s", "none").shape == (0,)
+    # the int arena is the layout table (2 numbers per region) then the int regions
+    assert ar.f.shape == (7,) and ar.i.shape == (2 * 4 + 2,) and ar.view("s", "none").shape == (0,)
     assert ar.view("t", "f").shape == (4,) and ar.view("s", "i").dtype == np.int64
+    assert np.shares_memory(ar.lay, ar.i) and ar.lay.size == 2 * 4
+    ar.view("s", "i")[:] = 7
+    ar.clear()
+    assert not ar.view("s", "i").any() and ar.lay[2 * 3 + 1] == 4     # clear keeps the table
+
+
+def test_borrowed_regions_read_and_write_the_arena():
+    """layout.region / region_rows: views without a reference count, at
+    the layout's offsets, for both arenas."""
+    import numba
+    from dsp.layout import Region, region, region_rows
+    ar = Arena([("s", [Region("a", 3), Region("w", 6), Region("k", 2, True)])])
+
+    @numba.njit
+    def poke(f, i, lay):
+        a = region(f, lay, 0)
+        w = region_rows(f, lay, 1, 2)
+        k = region(i, lay, 2)
+        a[2] = 1.5
+        w[2, 1] = 2.5
+        k[1] = 9
+        return a.shape[0] + w.shape[0] * 10 + k.shape[0] * 100
+
+    assert poke(ar.f, ar.i, ar.lay) == 3 + 30 + 200
+    assert ar.view("s", "a")[2] == 1.5 and ar.view("s", "w")[5] == 2.5 and ar.view("s", "k")[1] == 9
 
 
 # ---------------------------------------------------------------- EQ
@@ -370,8 +396,11 @@ def test_sliding_minimum_equals_naive_twin():
     vals[1000:1100] = np.linspace(1, 0, 100)
     dq_i = np.zeros(m_len + 1, dtype=np.int64)
     dq_v = np.zeros(m_len + 1)
-    ist = np.zeros(8, dtype=np.int64)
-    got = [limiter.sliding_min(dq_i, dq_v, ist, g, vals[g], m_len) for g in range(len(vals))]
+    head = cnt = 0
+    got = []
+    for g in range(len(vals)):
+        mn, head, cnt = limiter.sliding_min(dq_i, dq_v, head, cnt, g, vals[g], m_len)
+        got.append(mn)
     np.testing.assert_array_equal(got, naive.sliding_min(vals, m_len))
 
 
@@ -379,10 +408,13 @@ def test_box_average_equals_naive_twin():
     a_len = 48
     vals = np.random.default_rng(9).random(20000)
     box = np.ones(a_len)
-    st = np.zeros(limiter.N_ST)
-    st[limiter.BOX_SUM] = a_len
-    ist = np.zeros(8, dtype=np.int64)
-    got = np.array([limiter.box_average(box, st, ist, vals[g], a_len, g) for g in range(len(vals))])
+    box_sum = float(a_len)
+    bp = 0
+    got = []
+    for g in range(len(vals)):
+        mean, box_sum, bp = limiter.box_average(box, box_sum, bp, vals[g], a_len, g)
+        got.append(mean)
+    got = np.array(got)
     np.testing.assert_allclose(got, naive.box_average(vals, a_len, initial=1.0), atol=1e-12)
 
 
@@ -391,10 +423,10 @@ def test_delay_line_equals_naive_twin():
     x = np.random.default_rng(10).standard_normal((1000, 2))
     gain = np.random.default_rng(11).random(1000)
     dly = np.zeros(2 * (d_len + 1))
-    ist = np.zeros(8, dtype=np.int64)
+    dp = 0
     buf = x.copy()
     for i in range(len(x)):
-        limiter.delay_apply(dly, ist, buf, i, d_len, gain[i])
+        dp = limiter.delay_apply(dly, dp, buf, i, d_len, gain[i])
     np.testing.assert_array_equal(buf, naive.delay(x, d_len) * gain[:, None])
 
 

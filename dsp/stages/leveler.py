@@ -48,9 +48,10 @@ import math
 
 from .. import params as P
 from .._jit import helper, kernel
-from ..biquad import CR, biquad_tick, one_pole_coef
+from ..biquad import CR, one_pole_coef
 from ..design import k_weighting
 from ..layout import Region, region
+from ..regstate import biquad_step
 from ..units import NEG_INF_LUFS, db_to_gain, power_to_lufs
 
 MAX_BOOST_DB = 18.0
@@ -424,6 +425,9 @@ def decide(st, ring, mom, dips, tgt, sub_n, chain_out_pow, lim_gr_db):
 
 @kernel
 def block(buf, n, n0, tgt, sub_n, chain_out_pow, lim_gr_db, fs, a, lay, base):
+    """The K-weighting state, the power sums and the gain ramp stay in
+    locals over the sample loop (see ``regstate``); they go through ``st``
+    around the control tick and the 100 ms decision, which read them."""
     kw_sos = region(a, lay, base + KW_SOS)
     kw_z = region(a, lay, base + KW_Z)
     ring = region(a, lay, base + RING)
@@ -432,26 +436,48 @@ def block(buf, n, n0, tgt, sub_n, chain_out_pow, lim_gr_db, fs, a, lay, base):
     st = region(a, lay, base + ST)
     k = region(a, lay, base + K)
     sub_pos = n0 % sub_n          # position in the 100 ms sub-block (global grid)
+    # K-weighting: section s, channel ch has state kw_z[4 s + 2 ch : + 2]
+    a0, a1, a2, a3, a4 = kw_sos[0], kw_sos[1], kw_sos[2], kw_sos[3], kw_sos[4]
+    b0, b1, b2, b3, b4 = kw_sos[5], kw_sos[6], kw_sos[7], kw_sos[8], kw_sos[9]
+    zl00, zl01, zr00, zr01 = kw_z[0], kw_z[1], kw_z[2], kw_z[3]
+    zl10, zl11, zr10, zr11 = kw_z[4], kw_z[5], kw_z[6], kw_z[7]
+    acc = st[ACC]
+    acc_tick = st[ACC_TICK]
+    g_start = st[G_START]
+    g_end = st[G_END]
     for i in range(n):
         g = n0 + i
         if g % CR == 0:
+            st[ACC] = acc
+            st[ACC_TICK] = acc_tick
             control_tick(st, ring, k, tgt, fs)
-        yl = buf[i, 0]
-        yr = buf[i, 1]
-        for s in range(2):
-            yl = biquad_tick(kw_sos, 5 * s, kw_z, 4 * s, yl)
-            yr = biquad_tick(kw_sos, 5 * s, kw_z, 4 * s + 2, yr)
+            acc = st[ACC]
+            acc_tick = st[ACC_TICK]
+            g_start = st[G_START]
+            g_end = st[G_END]
+        yl, zl00, zl01 = biquad_step(a0, a1, a2, a3, a4, zl00, zl01, buf[i, 0])
+        yr, zr00, zr01 = biquad_step(a0, a1, a2, a3, a4, zr00, zr01, buf[i, 1])
+        yl, zl10, zl11 = biquad_step(b0, b1, b2, b3, b4, zl10, zl11, yl)
+        yr, zr10, zr11 = biquad_step(b0, b1, b2, b3, b4, zr10, zr11, yr)
         p = yl * yl + yr * yr
-        st[ACC] += p
-        st[ACC_TICK] += p
-        gain = st[G_START] + (st[G_END] - st[G_START]) * (((g % CR) + 1.0) / CR)
+        acc += p
+        acc_tick += p
+        gain = g_start + (g_end - g_start) * (((g % CR) + 1.0) / CR)
         buf[i, 0] *= gain
         buf[i, 1] *= gain
         sub_pos += 1
         if sub_pos == sub_n:
             sub_pos = 0
+            st[ACC] = acc
+            st[ACC_TICK] = acc_tick
             decide(st, ring, mom, dips, tgt, sub_n, chain_out_pow, lim_gr_db)
             st[ANCHORS_AT_SUB] = st[ANCHORS]
+            acc = st[ACC]
+            acc_tick = st[ACC_TICK]
+    kw_z[0], kw_z[1], kw_z[2], kw_z[3] = zl00, zl01, zr00, zr01
+    kw_z[4], kw_z[5], kw_z[6], kw_z[7] = zl10, zl11, zr10, zr11
+    st[ACC] = acc
+    st[ACC_TICK] = acc_tick
 
 
 def read(v) -> dict:

@@ -30,6 +30,7 @@ GR_HIST = 64                # 100 ms maxima kept for readers (6.4 s)
 SUSTAIN_GR_DB = 3.0         # slow GR at which the release reaches its set time
 SLOW_GR_TAU_S = 0.3
 BOX_RESYNC = 8192           # samples between exact re-sums of the box average
+HOLD_W_48K = 4              # hold half-width W at 48 kHz: the interpolator's main lobe
 
 # regions (float, then int)
 ST, XS, US, PREV, DLY, DQ_V, BOX, GR_RING, CFG, IST, DQ_I = range(11)
@@ -40,7 +41,10 @@ BOX_SUM = 2
 REL_COEF = 3
 GR_DB = 4           # GR of the block's last sample
 MIN_GAIN = 5        # lowest gain in the running 100 ms
-N_ST = 6
+THR_DB = 6          # threshold (dB) of the last block ...
+THR = 7             # ... and linear: one power per change
+K_SLOW = 8          # per-tick smoothing step of SLOW_GR_DB
+N_ST = 9
 # CFG slots: A (average length), W (hold half-width), M = A + 2W,
 # D (signal delay), sub-block length (100 ms)
 C_A, C_W, C_M, C_D, C_SUB = range(5)
@@ -50,7 +54,7 @@ DLY_POS, DQ_HEAD, DQ_COUNT, BOX_POS, SUB_LEFT, GR_SEQ = range(6)
 
 def sizes(fs_hz: int, lookahead_samples: int):
     """(A, W, M, D) for a limiter with an A-sample box at ``fs_hz``."""
-    w = int(round(4 * fs_hz / 48000.0))
+    w = int(round(HOLD_W_48K * fs_hz / 48000.0))
     a = int(lookahead_samples)
     return a, w, a + 2 * w, a - 1 + w + TRUE_PEAK_DELAY
 
@@ -72,24 +76,30 @@ def init(v, fs_hz: int, lookahead_samples: int) -> None:
     st[ENV] = 1.0
     st[BOX_SUM] = float(a)
     st[MIN_GAIN] = 1.0
+    st[THR_DB] = math.nan       # the first block computes THR
+    st[K_SLOW] = slow_gr_coef(float(fs_hz))
     v("box")[:] = 1.0
     v("ist")[SUB_LEFT] = sub
 
 
 # ---------------------------------------------------------------- sub-kernels
+#
+# The sub-kernels take and return the state they change as scalars: the
+# sample loop keeps it in registers and writes it back once per block.  (In
+# the arena, every store to the delay line or the deque could alias it, so
+# LLVM reloaded and re-stored it every sample.)
 
 @helper
-def refined_peak(us, xs, prev, ch, i):
+def refined_peak(us, xs, ch, i, p2, p3):
     """Peak magnitude around output i of channel ch: the raw sample, the
     four 4x values, and the parabola through the largest of the four
-    centres (p3, u0, u1, u2).  Within one input sample |signal| has at most
-    one local maximum for content below fs/2."""
+    centres (p3, u0, u1, u2); ``p2``, ``p3`` are the previous output's
+    phases 2 and 3.  Within one input sample |signal| has at most one local
+    maximum for content below fs/2."""
     u0 = upsampled(us, ch, 0, i)
     u1 = upsampled(us, ch, 1, i)
     u2 = upsampled(us, ch, 2, i)
     u3 = upsampled(us, ch, 3, i)
-    p2 = prev[2 * ch]
-    p3 = prev[2 * ch + 1]
     a = p2
     b = p3
     c = u0
@@ -100,65 +110,67 @@ def refined_peak(us, xs, prev, ch, i):
         a, b, c, mb = u0, u1, u2, abs(u1)
     if abs(u2) > mb:
         a, b, c, mb = u1, u2, u3, abs(u2)
-    pk = max(abs(delayed_input(xs, ch, i)), abs(u3), parabola_peak(a, b, c))
-    prev[2 * ch] = u2
-    prev[2 * ch + 1] = u3
-    return pk
+    return max(abs(delayed_input(xs, ch, i)), abs(u3), parabola_peak(a, b, c))
 
 
 @helper
-def _peak_bound(us, xs, prev, ch, i):
+def _peak_bound(us, xs, ch, i, p3):
     """An upper bound of ``refined_peak`` without its division: the
     parabola never exceeds PARABOLA_CAP times the largest centre."""
-    mb = max(max(abs(prev[2 * ch + 1]), abs(upsampled(us, ch, 0, i))),
+    mb = max(max(abs(p3), abs(upsampled(us, ch, 0, i))),
              max(abs(upsampled(us, ch, 1, i)), abs(upsampled(us, ch, 2, i))))
     return max(abs(delayed_input(xs, ch, i)), abs(upsampled(us, ch, 3, i)), PARABOLA_CAP * mb)
 
 
 @helper
-def detect(us, xs, prev, i, thr):
-    """Required gain r = min(1, thr / true peak) at output i."""
-    if max(_peak_bound(us, xs, prev, 0, i), _peak_bound(us, xs, prev, 1, i)) <= thr:
-        # cannot cross the threshold: skip the refinement, keep its history
-        for ch in range(2):
-            prev[2 * ch] = upsampled(us, ch, 2, i)
-            prev[2 * ch + 1] = upsampled(us, ch, 3, i)
-        return 1.0
-    tp = max(refined_peak(us, xs, prev, 0, i), refined_peak(us, xs, prev, 1, i))
+def detect(us, xs, i, thr, l3, r3, l2, r2):
+    """Required gain r = min(1, thr / true peak) at output i; ``l2``, ``l3``,
+    ``r2``, ``r3``: the previous output's phases 2 and 3 per channel."""
+    if max(_peak_bound(us, xs, 0, i, l3), _peak_bound(us, xs, 1, i, r3)) <= thr:
+        return 1.0          # cannot cross the threshold: skip the refinement
+    tp = max(refined_peak(us, xs, 0, i, l2, l3), refined_peak(us, xs, 1, i, r2, r3))
     if tp > thr:
         return thr / tp
     return 1.0
 
 
+@kernel
+def slow_gr_coef(fs):
+    """Per control tick smoothing step of the slow GR (computed in numba,
+    once per stream, so it is the very value the sample loop used to
+    compute)."""
+    return 1.0 - math.exp(-CR / (SLOW_GR_TAU_S * fs))
+
+
 @helper
-def release_tick(st, release_ms, fs):
+def release_tick(env, slow_gr, release_ms, fs, k_slow):
     """Every CR samples: programme-dependent release, short after isolated
-    peaks, up to the set time while limiting is sustained."""
-    sustain = min(st[SLOW_GR_DB] / SUSTAIN_GR_DB, 1.0)
+    peaks, up to the set time while limiting is sustained.  Returns the
+    release coefficient and the new slow GR (dB)."""
+    sustain = min(slow_gr / SUSTAIN_GR_DB, 1.0)
     tau_ms = release_ms * (0.3 + 0.7 * sustain)
-    st[REL_COEF] = math.exp(-1.0 / (tau_ms * 1e-3 * fs))
-    gr_now = -20.0 * math.log10(max(st[ENV], 1e-12))
-    st[SLOW_GR_DB] += (1.0 - math.exp(-CR / (SLOW_GR_TAU_S * fs))) * (gr_now - st[SLOW_GR_DB])
+    rel_coef = math.exp(-1.0 / (tau_ms * 1e-3 * fs))
+    gr_now = -20.0 * math.log10(max(env, 1e-12))
+    slow_gr += k_slow * (gr_now - slow_gr)
+    return rel_coef, slow_gr
 
 
 @helper
-def envelope(st, r):
+def envelope(env, rel_coef, r):
     """Instant attack to r, one-pole release toward 1."""
-    e = st[ENV] + (1.0 - st[ENV]) * (1.0 - st[REL_COEF])
+    e = env + (1.0 - env) * (1.0 - rel_coef)
     if r < e:
         e = r
-    st[ENV] = e
     return e
 
 
 @helper
-def sliding_min(dq_i, dq_v, ist, g, v, m_len):
+def sliding_min(dq_i, dq_v, head, cnt, g, v, m_len):
     """Minimum of the last ``m_len`` values pushed (v at sample index g):
-    monotone deque, amortised O(1).  Ring indices wrap by comparison: an
-    integer modulo by a runtime divisor costs ~25 cycles."""
+    monotone deque, amortised O(1); returns (minimum, head, count).  Ring
+    indices wrap by comparison: an integer modulo by a runtime divisor
+    costs ~25 cycles."""
     cap = dq_i.shape[0]
-    head = ist[DQ_HEAD]
-    cnt = ist[DQ_COUNT]
     while cnt > 0:
         tail = head + cnt - 1
         if tail >= cap:
@@ -177,35 +189,33 @@ def sliding_min(dq_i, dq_v, ist, g, v, m_len):
         if head == cap:
             head = 0
         cnt -= 1
-    ist[DQ_HEAD] = head
-    ist[DQ_COUNT] = cnt
-    return dq_v[head]
+    return dq_v[head], head, cnt
 
 
 @helper
-def box_average(box, st, ist, v, a_len, g):
-    """Mean of the last ``a_len`` values (running sum)."""
-    bp = ist[BOX_POS]
-    st[BOX_SUM] += v - box[bp]
+def box_average(box, box_sum, bp, v, a_len, g):
+    """Mean of the last ``a_len`` values (running sum); returns (mean,
+    sum, position)."""
+    box_sum += v - box[bp]
     box[bp] = v
     bp += 1
-    ist[BOX_POS] = 0 if bp == a_len else bp
+    if bp == a_len:
+        bp = 0
     if g % BOX_RESYNC == 0:
         # the running sum adds and subtracts values of different size and
         # drifts by rounding; an exact re-sum on the global grid bounds the
         # drift and keeps the result independent of the block size
-        s = 0.0
+        box_sum = 0.0
         for j in range(a_len):
-            s += box[j]
-        st[BOX_SUM] = s
-    return st[BOX_SUM] / a_len
+            box_sum += box[j]
+    return box_sum / a_len, box_sum, bp
 
 
 @helper
-def delay_apply(dly, ist, buf, i, d_len, gain):
-    """buf[i] <- (buf delayed by d_len) * gain; ring of two rows."""
+def delay_apply(dly, dp, buf, i, d_len, gain):
+    """buf[i] <- (buf delayed by d_len) * gain; ring of two rows.  Returns
+    the next write position."""
     dlen = dly.shape[0] // 2
-    dp = ist[DLY_POS]
     rp = dp - d_len
     if rp < 0:
         rp += dlen
@@ -213,23 +223,23 @@ def delay_apply(dly, ist, buf, i, d_len, gain):
         dly[ch * dlen + dp] = buf[i, ch]
         buf[i, ch] = dly[ch * dlen + rp] * gain
     dp += 1
-    ist[DLY_POS] = 0 if dp == dlen else dp
+    return 0 if dp == dlen else dp
 
 
 @helper
-def meter_tick(st, ist, gr_ring, gain, sub):
+def meter_tick(gr_ring, min_gain, left, seq, gain, sub):
     """Lowest gain per 100 ms (a countdown on the global grid) into the
-    readers' ring, as GR in dB: one log10 per 100 ms, not per sample."""
-    if gain < st[MIN_GAIN]:
-        st[MIN_GAIN] = gain
-    left = ist[SUB_LEFT] - 1
+    readers' ring, as GR in dB: one log10 per 100 ms, not per sample.
+    Returns (lowest gain of the running period, countdown, sequence)."""
+    if gain < min_gain:
+        min_gain = gain
+    left -= 1
     if left == 0:
-        seq = ist[GR_SEQ]
-        gr_ring[seq % GR_HIST] = -20.0 * math.log10(st[MIN_GAIN]) if st[MIN_GAIN] < 1.0 else 0.0
-        ist[GR_SEQ] = seq + 1
-        st[MIN_GAIN] = 1.0
+        gr_ring[seq % GR_HIST] = -20.0 * math.log10(min_gain) if min_gain < 1.0 else 0.0
+        seq += 1
+        min_gain = 1.0
         left = sub
-    ist[SUB_LEFT] = left
+    return min_gain, left, seq
 
 
 @kernel
@@ -249,17 +259,59 @@ def block(buf, n, n0, fs, thr_db, release_ms, fir, a, ia, lay, base):
     m_len = cfg[C_M]
     d_len = cfg[C_D]
     sub = cfg[C_SUB]
-    thr = 10.0 ** (thr_db / 20.0)
+    if thr_db != st[THR_DB]:            # a power per change, not per block
+        st[THR_DB] = thr_db
+        st[THR] = 10.0 ** (thr_db / 20.0)
+    thr = st[THR]
+    k_slow = st[K_SLOW]
     oversample_block(buf, n, fir, xs, us)
+    env = st[ENV]
+    rel_coef = st[REL_COEF]
+    slow_gr = st[SLOW_GR_DB]
+    box_sum = st[BOX_SUM]
+    min_gain = st[MIN_GAIN]
+    head = ist[DQ_HEAD]
+    cnt = ist[DQ_COUNT]
+    bp = ist[BOX_POS]
+    dp = ist[DLY_POS]
+    left = ist[SUB_LEFT]
+    seq = ist[GR_SEQ]
+    l2 = prev[0]
+    l3 = prev[1]
+    r2 = prev[2]
+    r3 = prev[3]
     gain = 1.0
     for i in range(n):
         g = n0 + i
         if g % CR == 0:
-            release_tick(st, release_ms, fs)
-        e = envelope(st, detect(us, xs, prev, i, thr))
-        gain = min(box_average(box, st, ist, sliding_min(dq_i, dq_v, ist, g, e, m_len), a_len, g), 1.0)
-        delay_apply(dly, ist, buf, i, d_len, gain)
-        meter_tick(st, ist, gr_ring, gain, sub)
+            rel_coef, slow_gr = release_tick(env, slow_gr, release_ms, fs, k_slow)
+        env = envelope(env, rel_coef, detect(us, xs, i, thr, l3, r3, l2, r2))
+        l2 = upsampled(us, 0, 2, i)
+        l3 = upsampled(us, 0, 3, i)
+        r2 = upsampled(us, 1, 2, i)
+        r3 = upsampled(us, 1, 3, i)
+        mn, head, cnt = sliding_min(dq_i, dq_v, head, cnt, g, env, m_len)
+        avg, box_sum, bp = box_average(box, box_sum, bp, mn, a_len, g)
+        gain = min(avg, 1.0)
+        dp = delay_apply(dly, dp, buf, i, d_len, gain)
+        min_gain, left, seq = meter_tick(gr_ring, min_gain, left, seq, gain, sub)
+    st[ENV] = env
+    st[REL_COEF] = rel_coef
+    st[SLOW_GR_DB] = slow_gr
+    st[BOX_SUM] = box_sum
+    ist[DQ_HEAD] = head
+    ist[DQ_COUNT] = cnt
+    ist[BOX_POS] = bp
+    ist[DLY_POS] = dp
+    prev[0] = l2
+    prev[1] = l3
+    prev[2] = r2
+    prev[3] = r3
+    # the readers' state last (see gr_max_since): the ring entry before
+    # the sequence number that publishes it
+    st[MIN_GAIN] = min_gain
+    ist[SUB_LEFT] = left
+    ist[GR_SEQ] = seq
     if n > 0:
         st[GR_DB] = -20.0 * math.log10(gain) if gain < 1.0 else 0.0
     oversample_commit(xs, n)

@@ -20,9 +20,9 @@ import math
 import numpy as np
 
 from .._jit import kernel
-from ..biquad import biquad_tick
 from ..design import k_weighting
 from ..layout import Region, region
+from ..regstate import biquad_step
 from ..truepeak import oversample_block, oversample_commit, scratch_sizes, upsampled
 from ..units import NEG_INF_LUFS, power_to_lufs
 
@@ -82,7 +82,9 @@ def _hist_add(h, lufs, pw):
 
 @kernel
 def block(x, n, n0, sub_n, fir, a, lay, base):
-    """Meter ``x[:n]`` (N, 2), any float dtype."""
+    """Meter ``x[:n]`` (N, 2), any float dtype.  The K-weighting state, the
+    power sum and the peaks stay in locals over the sample loop (see
+    ``regstate``) and are stored once per block."""
     kw_sos = region(a, lay, base + KW_SOS)
     kw_z = region(a, lay, base + KW_Z)
     st = region(a, lay, base + ST)
@@ -93,58 +95,70 @@ def block(x, n, n0, sub_n, fir, a, lay, base):
     us = region(a, lay, base + US)
     oversample_block(x, n, fir, xs, us)
     sub_pos = n0 % sub_n          # position in the 100 ms sub-block (global grid)
+    # K-weighting: section s, channel ch has state kw_z[4 s + 2 ch : + 2]
+    a0, a1, a2, a3, a4 = kw_sos[0], kw_sos[1], kw_sos[2], kw_sos[3], kw_sos[4]
+    b0, b1, b2, b3, b4 = kw_sos[5], kw_sos[6], kw_sos[7], kw_sos[8], kw_sos[9]
+    zl00, zl01, zr00, zr01 = kw_z[0], kw_z[1], kw_z[2], kw_z[3]
+    zl10, zl11, zr10, zr11 = kw_z[4], kw_z[5], kw_z[6], kw_z[7]
+    acc = st[ACC]
+    sample_peak = st[SAMPLE_PEAK]
+    tp_run = st[TP_RUN]
     for i in range(n):
         xl = np.float64(x[i, 0])
         xr = np.float64(x[i, 1])
-        yl = xl
-        yr = xr
-        for s in range(2):
-            yl = biquad_tick(kw_sos, 5 * s, kw_z, 4 * s, yl)
-            yr = biquad_tick(kw_sos, 5 * s, kw_z, 4 * s + 2, yr)
-        st[ACC] += yl * yl + yr * yr
+        yl, zl00, zl01 = biquad_step(a0, a1, a2, a3, a4, zl00, zl01, xl)
+        yr, zr00, zr01 = biquad_step(a0, a1, a2, a3, a4, zr00, zr01, xr)
+        yl, zl10, zl11 = biquad_step(b0, b1, b2, b3, b4, zl10, zl11, yl)
+        yr, zr10, zr11 = biquad_step(b0, b1, b2, b3, b4, zr10, zr11, yr)
+        acc += yl * yl + yr * yr
         # true peak (BS.1770-4 Annex 2): max |.| of the 4x values and the sample
         pk = max(abs(xl), abs(xr))
-        if pk > st[SAMPLE_PEAK]:
-            st[SAMPLE_PEAK] = pk
+        if pk > sample_peak:
+            sample_peak = pk
         for ch in range(2):
             for ph in range(4):
                 v = abs(upsampled(us, ch, ph, i))
                 if v > pk:
                     pk = v
-        if pk > st[TP_RUN]:
-            st[TP_RUN] = pk
+        if pk > tp_run:
+            tp_run = pk
         sub_pos += 1
         if sub_pos == sub_n:
             sub_pos = 0
             pos = int(st[POS])
-            ring[pos] = st[ACC] / sub_n
+            ring[pos] = acc / sub_n
             st[POS] = (pos + 1) % SUB_BLOCKS
-            st[ACC] = 0.0
+            acc = 0.0
             if st[FILLED] < SUB_BLOCKS:
                 st[FILLED] += 1.0
-            if st[TP_RUN] > st[TP_MAX]:
-                st[TP_MAX] = st[TP_RUN]
-            st[TP_RECENT] = st[TP_RUN]
-            st[TP_RUN] = 0.0
+            if tp_run > st[TP_MAX]:
+                st[TP_MAX] = tp_run
+            st[TP_RECENT] = tp_run
+            tp_run = 0.0
             filled = int(st[FILLED])
             if filled >= MOMENTARY_SUB_BLOCKS:
-                acc = 0.0
+                acc_m = 0.0
                 for j in range(MOMENTARY_SUB_BLOCKS):
-                    acc += ring[(pos - j) % SUB_BLOCKS]
-                pw = acc / 4.0
+                    acc_m += ring[(pos - j) % SUB_BLOCKS]
+                pw = acc_m / MOMENTARY_SUB_BLOCKS
                 lufs = power_to_lufs(pw + 1e-30)
                 st[MOMENTARY] = lufs
                 if lufs > HIST_MIN_LUFS:           # absolute gate, BS.1770-4 §2.8
                     _hist_add(h_int, lufs, pw)
             if filled >= SUB_BLOCKS:
-                acc = 0.0
+                acc_s = 0.0
                 for j in range(SUB_BLOCKS):
-                    acc += ring[j]
-                pw = acc / SUB_BLOCKS
+                    acc_s += ring[j]
+                pw = acc_s / SUB_BLOCKS
                 lufs = power_to_lufs(pw + 1e-30)
                 st[SHORT] = lufs
                 if lufs > HIST_MIN_LUFS:           # EBU Tech 3342 absolute gate
                     _hist_add(h_lra, lufs, pw)
+    kw_z[0], kw_z[1], kw_z[2], kw_z[3] = zl00, zl01, zr00, zr01
+    kw_z[4], kw_z[5], kw_z[6], kw_z[7] = zl10, zl11, zr10, zr11
+    st[ACC] = acc
+    st[SAMPLE_PEAK] = sample_peak
+    st[TP_RUN] = tp_run
     oversample_commit(xs, n)
 
 
