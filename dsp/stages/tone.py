@@ -30,6 +30,7 @@ stable), so a tone passing a moving EQ gets no sidebands (a step every
 """
 from __future__ import annotations
 
+import cmath
 import math
 
 import numpy as np
@@ -74,16 +75,45 @@ def geq_centres_hz(fs: float):
     return [min(fc, 0.45 * fs) for fc in OCTAVE_CENTRES_HZ]
 
 
-def _octave_grid(fs: float, k: int) -> np.ndarray:
-    """Log-spaced frequencies across octave band k (up to just below fs/2)."""
-    fc = OCTAVE_CENTRES_HZ[k]
-    return np.geomspace(fc / math.sqrt(2.0), min(fc * math.sqrt(2.0), 0.499 * fs), 64)
+# The init-time designs below use Python's scalar math/cmath only (glibc's
+# libm, the same on x86-64 and arm64) and a plain Gauss-Jordan solve, not
+# numpy's SIMD exp/log or LAPACK: their last bits differ between machines,
+# and these numbers set filter gains, so render must stay bit-identical
+# between the two (the arm64 CI step checks it).
+
+def _octave_grid(fs: float, k: int) -> list:
+    """64 log-spaced frequencies across octave band k (below fs/2)."""
+    fc = float(OCTAVE_CENTRES_HZ[k])
+    lo = fc / math.sqrt(2.0)
+    hi = min(fc * math.sqrt(2.0), 0.499 * fs)
+    return [lo * (hi / lo) ** (i / 63.0) for i in range(64)]
 
 
-def _power_response(c: np.ndarray, f: np.ndarray, fs: float) -> np.ndarray:
-    zi = np.exp(-2j * np.pi * f / fs)
+def _power_response(c, f_hz: float, fs: float) -> float:
+    zi = cmath.exp(-2j * math.pi * f_hz / fs)
     h = (c[0] + c[1] * zi + c[2] * zi * zi) / (1 + c[3] * zi + c[4] * zi * zi)
-    return np.abs(h) ** 2
+    return abs(h) ** 2
+
+
+def _band_power_db(c, fs: float, k: int) -> float:
+    grid = _octave_grid(fs, k)
+    return 10.0 * math.log10(sum(_power_response(c, f, fs) for f in grid) / len(grid))
+
+
+def _inverse(m: list) -> list:
+    """Gauss-Jordan with partial pivoting, pure Python (deterministic)."""
+    n = len(m)
+    a = [list(row) + [1.0 if i == j else 0.0 for j in range(n)] for i, row in enumerate(m)]
+    for col in range(n):
+        piv = max(range(col, n), key=lambda r: abs(a[r][col]))
+        a[col], a[piv] = a[piv], a[col]
+        d = a[col][col]
+        a[col] = [v / d for v in a[col]]
+        for r in range(n):
+            if r != col and a[r][col] != 0.0:
+                f = a[r][col]
+                a[r] = [v - f * w for v, w in zip(a[r], a[col])]
+    return [row[n:] for row in a]
 
 
 def interaction_inverse(fs: float) -> np.ndarray:
@@ -92,23 +122,26 @@ def interaction_inverse(fs: float) -> np.ndarray:
     per dB of gain (Valimaki & Liski 2017, with band averages in place of
     centre values: the bands are what the target is written in, and near
     Nyquist a peak's centre value overstates what its band receives)."""
-    b = np.zeros((N_OCTAVES, N_OCTAVES))
+    b = [[0.0] * N_OCTAVES for _ in range(N_OCTAVES)]
     c = np.zeros(5)
     for j, fc in enumerate(geq_centres_hz(fs)):
         design_peak(c, fs, fc, GEQ_PROTO_DB, GEQ_Q)
+        cj = [float(v) for v in c]
         for k in range(N_OCTAVES):
-            b[k, j] = 10 * np.log10(np.mean(_power_response(c, _octave_grid(fs, k), fs))) / GEQ_PROTO_DB
-    return np.linalg.inv(b)
+            b[k][j] = _band_power_db(cj, fs, k) / GEQ_PROTO_DB
+    return np.array(_inverse(b))
 
 
 def k_weights(fs: float) -> np.ndarray:
     """BS.1770 K-weighting's power gain at each octave centre: how much each
     band counts toward loudness."""
-    kw = np.ones(N_OCTAVES)
-    f = np.asarray(geq_centres_hz(fs))
-    for c in k_weighting(fs):
-        kw *= _power_response(c, f, fs)
-    return kw
+    kw = []
+    for f in geq_centres_hz(fs):
+        g = 1.0
+        for c in k_weighting(fs):
+            g *= _power_response([float(v) for v in c], float(f), fs)
+        kw.append(g)
+    return np.array(kw)
 
 
 def butterworth_octave_bandpass(fs: float, fc: float, order: int = 3) -> np.ndarray:
@@ -124,28 +157,29 @@ def butterworth_octave_bandpass(fs: float, fc: float, order: int = 3) -> np.ndar
     w0, bw = math.sqrt(w1 * w2), w2 - w1
     poles = []
     for k in range(order):
-        p_lp = np.exp(1j * np.pi * (2 * k + order + 1) / (2 * order))
-        d = np.sqrt((p_lp * bw) ** 2 - 4 * w0 * w0 + 0j)
+        p_lp = cmath.exp(1j * math.pi * (2 * k + order + 1) / (2 * order))
+        d = cmath.sqrt((p_lp * bw) ** 2 - 4 * w0 * w0)
         poles += [(p_lp * bw + d) / 2, (p_lp * bw - d) / 2]
     zp = [(1 + q / (2 * fs)) / (1 - q / (2 * fs)) for q in poles]
     # biquads: a complex pole with its conjugate, or two real poles (a wide
     # top octave near Nyquist splits a pair into two real poles)
     cplx = [q for q in zp if q.imag > 1e-6]
     real = sorted(q.real for q in zp if abs(q.imag) <= 1e-6)
-    pairs = [(q, np.conj(q)) for q in cplx] + [(real[i], real[i + 1]) for i in range(0, len(real), 2)]
-    rows = np.zeros(5 * order)
+    pairs = [(q, q.conjugate()) for q in cplx] + [(real[i], real[i + 1]) for i in range(0, len(real), 2)]
+    rows = [0.0] * (5 * order)
     for k, (p1, p2) in enumerate(pairs):
         rows[5 * k:5 * k + 5] = [1.0, 0.0, -1.0, -(p1 + p2).real, (p1 * p2).real]
     # the pre-warped centre w0, back in digital frequency
-    zc = np.exp(-2j * math.atan(w0 / (2 * fs)))
+    zc = cmath.exp(-2j * math.atan(w0 / (2 * fs)))
     h = 1.0
     for k in range(order):
         c = rows[5 * k:5 * k + 5]
         h *= (c[0] + c[1] * zc + c[2] * zc * zc) / (1 + c[3] * zc + c[4] * zc * zc)
     g = abs(h) ** (-1.0 / order)
     for k in range(order):
-        rows[5 * k:5 * k + 3] *= g
-    return rows
+        for j in range(3):
+            rows[5 * k + j] *= g
+    return np.array(rows)
 
 
 def init(v, fs_hz: int, tgt, k_smooth: float) -> None:
