@@ -262,9 +262,10 @@ def analyse_tick(m, ana_sos, ana_z, ana_pow, k_pow):
 
 
 @helper
-def geq_tick(g0, g1, frac, z, ch, x):
-    """One sample through the 10 octave filters, coefficients blended
-    g0 -> g1 by ``frac`` (the per-sample glide between designs)."""
+def geq_tick(g0, g1, frac, z, l, r):
+    """One stereo sample through the 10 octave filters, coefficients blended
+    g0 -> g1 by ``frac`` (the per-sample glide between designs); the blend
+    is taken once for both channels."""
     for j in range(N_OCTAVES):
         o = 5 * j
         b0 = g0[o] + frac * (g1[o] - g0[o])
@@ -272,12 +273,16 @@ def geq_tick(g0, g1, frac, z, ch, x):
         b2 = g0[o + 2] + frac * (g1[o + 2] - g0[o + 2])
         a1 = g0[o + 3] + frac * (g1[o + 3] - g0[o + 3])
         a2 = g0[o + 4] + frac * (g1[o + 4] - g0[o + 4])
-        zo = 4 * j + 2 * ch
-        y = b0 * x + z[zo]
-        z[zo] = b1 * x - a1 * y + z[zo + 1]
-        z[zo + 1] = b2 * x - a2 * y
-        x = y
-    return x
+        zo = 4 * j
+        y = b0 * l + z[zo]
+        z[zo] = b1 * l - a1 * y + z[zo + 1]
+        z[zo + 1] = b2 * l - a2 * y
+        l = y
+        y = b0 * r + z[zo + 2]
+        z[zo + 2] = b1 * r - a1 * y + z[zo + 3]
+        z[zo + 3] = b2 * r - a2 * y
+        r = y
+    return l, r
 
 
 @kernel
@@ -321,8 +326,9 @@ def block(buf, n, n0, fs, tgt, anchors, sub_n, a, lay, base):
         l = buf[i, 0]
         r = buf[i, 1]
         analyse_tick(0.5 * (l + r), ana_sos, ana_z, ana_pow, k_pow)
-        buf[i, 0] = geq_tick(geq0, geq1, frac, geq_z, 0, l)
-        buf[i, 1] = geq_tick(geq0, geq1, frac, geq_z, 1, r)
+        l, r = geq_tick(geq0, geq1, frac, geq_z, l, r)
+        buf[i, 0] = l
+        buf[i, 1] = r
 
 
 def read(v) -> dict:
