@@ -35,17 +35,9 @@ SKIP_S = 15.0
 
 
 def octave_levels(y, fs):
-    from dsp.design import OCTAVE_CENTRES_HZ
-    m = y.mean(axis=1)
-    n = 8192
-    win = np.hanning(n)
-    psd = np.zeros(n // 2 + 1)
-    for s in range(0, len(m) - n, n // 2):
-        psd += np.abs(np.fft.rfft(win * m[s:s + n])) ** 2
-    f = np.fft.rfftfreq(n, 1 / fs)
-    lv = np.array([10 * np.log10(psd[(f >= c / 2 ** 0.5) & (f < c * 2 ** 0.5)].sum() + 1e-20)
-                   for c in OCTAVE_CENTRES_HZ])
-    return lv - lv.mean()
+    """FFT octave-band levels, mean removed: the quality report's measure."""
+    from report import octaves
+    return octaves(y, fs)
 
 
 def tp8_db(y):
