@@ -132,8 +132,11 @@ def design_lr2(out, fs_hz, f_hz):
     for j in range(5, 8):
         out[j] = -out[j]
     f = min(max(f_hz, 1.0), 0.49 * fs_hz)       # the clamp of _rbj_common
-    t = math.tan(math.pi * f / fs_hz)
-    c = (t - 1.0) / (t + 1.0)
+    # c = (t - 1)/(t + 1), t = tan(pi f / fs), written with sin and cos, the
+    # functions the other designers use (their libm results are known to
+    # agree on x86-64 and arm64; glibc picks FMA variants on x86)
+    x = math.pi * f / fs_hz
+    c = (math.sin(x) - math.cos(x)) / (math.sin(x) + math.cos(x))
     # bilinear (1 - s)/(1 + s) with s = (1 - 1/z) / (t (1 + 1/z)):
     # (c + 1/z) / (1 + c/z)
     out[10] = c

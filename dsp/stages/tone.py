@@ -30,7 +30,6 @@ stable), so a tone passing a moving EQ gets no sidebands (a step every
 """
 from __future__ import annotations
 
-import cmath
 import math
 
 import numpy as np
@@ -75,11 +74,30 @@ def geq_centres_hz(fs: float):
     return [min(fc, 0.45 * fs) for fc in OCTAVE_CENTRES_HZ]
 
 
-# The init-time designs below use Python's scalar math/cmath only (glibc's
-# libm, the same on x86-64 and arm64) and a plain Gauss-Jordan solve, not
-# numpy's SIMD exp/log or LAPACK: their last bits differ between machines,
-# and these numbers set filter gains, so render must stay bit-identical
-# between the two (the arm64 CI step checks it).
+# The init-time designs below use only IEEE arithmetic (+ - x / sqrt) and
+# the libm functions whose results agree on x86-64 and arm64 (sin, cos,
+# log10, pow: the other designers' set), and a plain Gauss-Jordan solve:
+# not numpy's SIMD exp/log or LAPACK, nor atan, hypot or cmath.  With numpy
+# and LAPACK here (AVX-512) the x86 and arm64 renders differed in 29
+# samples at -157 dBFS.  These numbers set filter gains, and render must stay
+# bit-identical between the two (the arm64 CI step checks it).
+
+
+def _cexp_j(w: float) -> complex:
+    """exp(j w) from sin and cos."""
+    return complex(math.cos(w), math.sin(w))
+
+
+def _cabs2(z: complex) -> float:
+    return z.real * z.real + z.imag * z.imag
+
+
+def _csqrt(z: complex) -> complex:
+    """Principal square root with IEEE sqrt only (no hypot)."""
+    r = math.sqrt(_cabs2(z))
+    re = math.sqrt(max(0.5 * (r + z.real), 0.0))
+    im = math.sqrt(max(0.5 * (r - z.real), 0.0))
+    return complex(re, im if z.imag >= 0.0 else -im)
 
 def _octave_grid(fs: float, k: int) -> list:
     """64 log-spaced frequencies across octave band k (below fs/2)."""
@@ -90,9 +108,10 @@ def _octave_grid(fs: float, k: int) -> list:
 
 
 def _power_response(c, f_hz: float, fs: float) -> float:
-    zi = cmath.exp(-2j * math.pi * f_hz / fs)
-    h = (c[0] + c[1] * zi + c[2] * zi * zi) / (1 + c[3] * zi + c[4] * zi * zi)
-    return abs(h) ** 2
+    zi = _cexp_j(-2.0 * math.pi * f_hz / fs)
+    num = c[0] + c[1] * zi + c[2] * zi * zi
+    den = 1 + c[3] * zi + c[4] * zi * zi
+    return _cabs2(num) / _cabs2(den)
 
 
 def _band_power_db(c, fs: float, k: int) -> float:
@@ -152,13 +171,13 @@ def butterworth_octave_bandpass(fs: float, fc: float, order: int = 3) -> np.ndar
     S1.11 class 1 practice.  Unit gain at the centre."""
     lo = fc / math.sqrt(2.0)
     hi = min(fc * math.sqrt(2.0), 0.49 * fs)
-    w1 = 2 * fs * math.tan(math.pi * lo / fs)
-    w2 = 2 * fs * math.tan(math.pi * hi / fs)
+    w1 = 2 * fs * math.sin(math.pi * lo / fs) / math.cos(math.pi * lo / fs)
+    w2 = 2 * fs * math.sin(math.pi * hi / fs) / math.cos(math.pi * hi / fs)
     w0, bw = math.sqrt(w1 * w2), w2 - w1
     poles = []
     for k in range(order):
-        p_lp = cmath.exp(1j * math.pi * (2 * k + order + 1) / (2 * order))
-        d = cmath.sqrt((p_lp * bw) ** 2 - 4 * w0 * w0)
+        p_lp = _cexp_j(math.pi * (2 * k + order + 1) / (2 * order))
+        d = _csqrt((p_lp * bw) * (p_lp * bw) - 4 * w0 * w0)
         poles += [(p_lp * bw + d) / 2, (p_lp * bw - d) / 2]
     zp = [(1 + q / (2 * fs)) / (1 - q / (2 * fs)) for q in poles]
     # biquads: a complex pole with its conjugate, or two real poles (a wide
@@ -169,13 +188,15 @@ def butterworth_octave_bandpass(fs: float, fc: float, order: int = 3) -> np.ndar
     rows = [0.0] * (5 * order)
     for k, (p1, p2) in enumerate(pairs):
         rows[5 * k:5 * k + 5] = [1.0, 0.0, -1.0, -(p1 + p2).real, (p1 * p2).real]
-    # the pre-warped centre w0, back in digital frequency
-    zc = cmath.exp(-2j * math.atan(w0 / (2 * fs)))
+    # the pre-warped centre w0, back in digital frequency: z = exp(-2j atan t)
+    # with t = w0 / 2 fs, i.e. (1 - t^2 - 2j t) / (1 + t^2)
+    t = w0 / (2 * fs)
+    zc = complex((1 - t * t) / (1 + t * t), -2 * t / (1 + t * t))
     h = 1.0
     for k in range(order):
         c = rows[5 * k:5 * k + 5]
         h *= (c[0] + c[1] * zc + c[2] * zc * zc) / (1 + c[3] * zc + c[4] * zc * zc)
-    g = abs(h) ** (-1.0 / order)
+    g = _cabs2(h) ** (-0.5 / order)
     for k in range(order):
         for j in range(3):
             rows[5 * k + j] *= g
