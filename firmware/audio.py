@@ -50,6 +50,20 @@ def _sd():
     return sounddevice
 
 
+GADGET_MODES = ("gadget", "interface-to-gadget", "gadget-to-interface")
+
+
+def stream_devices(cfg: dict):
+    """(input name, output name) for ``audio.mode``: the interface's names,
+    the gadget card's name, or one of each (the two-clock modes)."""
+    mode = cfg.get("mode", "interface")
+    g = cfg.get("gadget_device", "UAC2_Gadget")
+    return {"interface": (cfg["input_device"], cfg["output_device"]),
+            "gadget": (g, g),
+            "interface-to-gadget": (cfg["input_device"], g),
+            "gadget-to-interface": (g, cfg["output_device"])}[mode]
+
+
 def find_device(name: str, kind: str):
     """PortAudio device index whose name contains ``name`` (case-insensitive)
     and that has channels of ``kind`` ('input' / 'output'); None = default."""
@@ -104,6 +118,16 @@ class AudioEngine:
         self.done = threading.Event()
         self.needs_restart = threading.Event()
         self._loads = np.zeros(LOAD_RING)
+        # per callback: PortAudio's DAC time of this block's output minus the
+        # ADC time of its input (ALSA fills both from snd_pcm_delay), i.e.
+        # the buffers' part of the through delay, measured, not assumed
+        self._delays = np.zeros(LOAD_RING)
+        self.mode = audio_cfg.get("mode", "interface")
+        # callback frames before the first non-zero input sample (-1: silence
+        # so far): where a programme began, e.g. when a USB host started to
+        # play; lets a test render exactly what the chain was fed
+        self.signal_onset_frame = -1
+        self.usb = None             # a gadget.UsbMonitor in the gadget modes
         self._li = 0
         self._fade = 1.0
         self._fade_target = 1.0
@@ -183,6 +207,11 @@ class AudioEngine:
                 self.chain = pending
                 self._safe = False
             self._ring_write(x, frames)
+            if self.signal_onset_frame < 0 and x.any():
+                k = 0                     # once per process: a scalar scan, no arrays
+                while k < frames and x[k, 0] == 0.0 and x[k, 1] == 0.0:
+                    k += 1
+                self.signal_onset_frame = self.frames + k
             chain = self.chain
             if chain is not None and not self._safe:
                 chain.process_into(x, outdata)
@@ -210,6 +239,10 @@ class AudioEngine:
         if dt > self._period_s:
             self.overruns += 1          # an xrun this process caused by itself
         self._loads[self._li] = dt
+        try:
+            self._delays[self._li] = time_info.outputBufferDacTime - time_info.inputBufferAdcTime
+        except Exception:   # noqa: BLE001 - a host API without times: 0 = not measured
+            self._delays[self._li] = 0.0
         self._li = (self._li + 1) % LOAD_RING
         if self.max_frames and self.frames >= self.max_frames:
             raise self._callback_stop
@@ -219,10 +252,14 @@ class AudioEngine:
         """Find the devices and the rate; (re)allocate buffers if the rate changed."""
         sd = _sd()
         self._callback_stop = sd.CallbackStop
-        i = find_device(self.cfg["input_device"], "input")
-        o = find_device(self.cfg["output_device"], "output")
+        in_name, out_name = stream_devices(self.cfg)
+        i = find_device(in_name, "input")
+        o = find_device(out_name, "output")
         din = sd.query_devices(i)
         fs = int(self.cfg["samplerate"]) or int(din["default_samplerate"])
+        host_hz = self.usb.host_rate_hz if self.usb is not None else None
+        if host_hz:
+            fs = int(host_hz)       # the gadget runs at whatever rate the host chose
         in_ch = min(2, int(din["max_input_channels"]))
         if self.fs != fs:
             self._allocate(fs, in_ch)
@@ -235,9 +272,14 @@ class AudioEngine:
     def open(self) -> None:
         sd = _sd()
         i, o, fs, in_ch = self.resolve()
+        # Gadget modes: no PortAudio dither on the conversion to the card's
+        # integer format, so what the PC records is the chain's output
+        # rounded the one documented way (pa_converters.c
+        # Float32_To_Int16_Clip), comparable bit for bit with a render.
         self.stream = sd.Stream(device=(i, o), samplerate=fs, blocksize=self.block,
                                 dtype="float32", channels=(in_ch, 2),
-                                callback=self._callback, latency="low")
+                                callback=self._callback, latency="low",
+                                dither_off=self.mode in GADGET_MODES)
         self.stream.start()
 
     def close(self, timeout_s: float = 1.0) -> bool:
@@ -293,6 +335,9 @@ class AudioEngine:
     def start(self, waiting: bool = False) -> None:
         """Open the stream and start supervising; ``waiting``: the device is
         not there yet, keep retrying (state waiting-for-device)."""
+        if self.mode in GADGET_MODES and self.usb is None:
+            from .gadget import UsbMonitor
+            self.usb = UsbMonitor(self.cfg.get("gadget_device", "UAC2_Gadget")).start()
         if waiting:
             self._set_state("waiting-for-device", "audio device not present")
         else:
@@ -417,7 +462,23 @@ class AudioEngine:
             self.fade_to(0.0)
             time.sleep(FADE_MS * 1e-3 + 2 * self.block / (self.fs or 48000))
         self._stop.set()
+        if self.usb is not None:
+            self.usb.stop()
         self.close()
+
+    def measured_delay_ms(self):
+        """(median, spread) over the last ~5 s of the buffers' through delay
+        PortAudio timed per callback (DAC time of the output minus ADC time of
+        the input), in ms; (None, None) when nothing was timed."""
+        if not self.fs or self.callbacks == 0 or self.stream is None:
+            return None, None
+        n = int(min(self.callbacks, LOAD_RING, 5.0 * self.fs / self.block))
+        idx = (self._li - 1 - np.arange(n)) % LOAD_RING
+        d = self._delays[idx]
+        d = d[d > 0.0]
+        if len(d) == 0:
+            return None, None
+        return round(1000.0 * float(np.median(d)), 3), round(1000.0 * float(d.max() - d.min()), 3)
 
     def _device_latency_ms(self):
         """Input + output latency PortAudio reports for the open stream."""
@@ -440,7 +501,20 @@ class AudioEngine:
             "callbacks": self.callbacks, "faults": self.faults, "fault": self.fault_text,
             "uptime_s": round(time.monotonic() - self._started_at, 1),
             "mastering": self.chain is not None and not self._safe,
+            "audio_mode": self.mode, "signal_onset_frame": self.signal_onset_frame,
         }
+        chain_ms = 1000.0 * self.latency / self.fs if self.fs else 0.0
+        med, spread = self.measured_delay_ms()
+        dev = st["device_latency_ms"]
+        st["measured_delay_ms"] = med
+        st["measured_delay_spread_ms"] = spread
+        # input to output, buffers included: PortAudio's per-callback timing
+        # when the host API gives one, else its reported stream latencies
+        base = med if med is not None else dev
+        st["end_to_end_latency_ms"] = round(base + chain_ms, 3) if base is not None else None
+        if self.usb is not None:
+            st["usb_state"] = self.usb.state
+            st["usb_host_rate_hz"] = self.usb.host_rate_hz
         ch = self.chain
         if ch is not None:
             s = ch.snapshot()

@@ -243,7 +243,31 @@ def cmd_status(a) -> int:
         print(f"devices: {s.input_device or '—'} -> {s.output_device or '—'}, "
               f"{level(s.samplerate_hz, ' Hz', '{:d}')}, {s.blocksize_frames} frames, "
               f"latency {level(s.latency_ms, ' ms', '{:.2f}')}, uptime {s.uptime_s:.0f} s")
+        for line in latency_lines(s):
+            print(line)
     return 0
+
+
+def latency_lines(s) -> list:
+    """The end-to-end latency (and, in the gadget modes, what OBS needs) and
+    the USB state, for ``masterbox status``."""
+    from .status import level
+    out = []
+    if s.end_to_end_latency_ms is not None:
+        spread = (f" (varies {s.measured_delay_spread_ms:.2f} ms)"
+                  if s.measured_delay_spread_ms else "")
+        out.append(f"end-to-end latency {s.end_to_end_latency_ms:.1f} ms, input to output, "
+                   f"buffers included{spread}")
+    if s.audio_mode != "interface":
+        usb = {"no-host": "no USB host", "host-connected": "USB host connected, not streaming",
+               "streaming": "USB host streaming"}.get(s.usb_state or "", "USB state unknown")
+        rate = f" at {level(s.usb_host_rate_hz, ' Hz', '{:d}')}" if s.usb_host_rate_hz else ""
+        out.append(f"mode {s.audio_mode}: {usb}{rate}")
+        if s.end_to_end_latency_ms is not None and s.audio_mode in ("gadget", "gadget-to-interface",
+                                                                    "interface-to-gadget"):
+            out.append(f"set OBS sync offset to {round(s.end_to_end_latency_ms):d} ms "
+                       f"(the box's part; add your PC's own audio buffering)")
+    return out
 
 
 def cmd_panel(a) -> int:

@@ -10,6 +10,8 @@ at start is exit status 2; on SIGHUP an invalid file keeps the old config.
       samplerate: 48000           # 44100 / 48000 / 88200 / 96000, or 0 = the device's default
       blocksize: 128              # frames per callback
       bypass_loudness_match: true # bypass plays at the mastered loudness (honest A/B)
+      mode: interface             # interface | gadget | interface-to-gadget | gadget-to-interface
+      gadget_device: UAC2_Gadget  # substring of the USB gadget card's PortAudio name
     defaults:                     # used until the user turns a knob (then state wins)
       genre: pop
       intensity: 5
@@ -34,9 +36,17 @@ from .schema import Report, load_yaml_file, merge, validate
 
 DEFAULT_PATH = "/etc/masterbox/config.yaml"
 
+# Where the audio comes from and goes to (README "The box as a USB sound
+# card"): the USB audio interface both ways; the USB gadget both ways (the
+# box is the streaming PC's sound card, one clock: the USB host's); or one
+# side each, with two independent clocks.
+MODES = ("interface", "gadget", "interface-to-gadget", "gadget-to-interface")
+GADGET_MODES = MODES[1:]
+
 DEFAULTS = {
     "audio": {"input_device": "default", "output_device": "default", "samplerate": 48000,
-              "blocksize": 128, "bypass_loudness_match": True},
+              "blocksize": 128, "bypass_loudness_match": True, "mode": "interface",
+              "gadget_device": "UAC2_Gadget"},
     "defaults": {"genre": "pop", "intensity": 5.0, "target": "stream", "ceiling_dbtp": -1.0},
     "presets_dirs": ["/etc/masterbox/presets.d"],
     "state_file": "/var/lib/masterbox/state.json",
@@ -50,7 +60,8 @@ DEFAULTS = {
 SCHEMA = {
     "audio": {"input_device": str, "output_device": str,
               "samplerate": ("choice", (0, 44100, 48000, 88200, 96000)),
-              "blocksize": (16, 4096), "bypass_loudness_match": bool},
+              "blocksize": (16, 4096), "bypass_loudness_match": bool,
+              "mode": ("choice", MODES), "gadget_device": str},
     "defaults": {"genre": str, "intensity": pr.INTENSITY_RANGE, "target": ("any",),
                  "ceiling_dbtp": pr.CEILING_RANGE},
     "presets_dirs": ("strlist",),
@@ -114,5 +125,6 @@ def load_config(path=None):
 
 def structural_changes(old: dict, new: dict) -> list:
     """Keys whose change needs the audio stream reopened."""
-    return [k for k in ("input_device", "output_device", "samplerate", "blocksize")
+    return [k for k in ("input_device", "output_device", "samplerate", "blocksize", "mode",
+                        "gadget_device")
             if old["audio"][k] != new["audio"][k]]

@@ -37,7 +37,14 @@ class Status:
     samplerate_hz: Optional[int] = None      # None while no stream is open
     blocksize_frames: int = 0
     latency_ms: Optional[float] = None       # the chain's latency; None without a stream
-    device_latency_ms: Optional[float] = None
+    device_latency_ms: Optional[float] = None  # PortAudio's reported input + output latency
+    measured_delay_ms: Optional[float] = None   # the buffers' through delay PortAudio timed
+    measured_delay_spread_ms: Optional[float] = None  # its max - min over the last ~5 s
+    end_to_end_latency_ms: Optional[float] = None  # input to output, buffers + chain
+    audio_mode: str = "interface"            # config audio.mode
+    signal_onset_frame: int = -1             # callback frames before the first non-zero input
+    usb_state: Optional[str] = None          # gadget modes: no-host / host-connected / streaming
+    usb_host_rate_hz: Optional[int] = None   # the rate the USB host chose (None: not streaming)
     dsp_load_pct: float = 0.0
     dsp_load_max_pct: float = 0.0
     xruns_input: int = 0

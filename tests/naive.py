@@ -50,3 +50,23 @@ def delay(x, d):
     out = np.zeros_like(x)
     out[d:] = x[:len(x) - d]
     return out
+
+
+def resample(x, positions, cutoff, taps, beta):
+    """The ideal the adaptive resampler approximates, computed directly:
+    every output is the Kaiser-windowed sinc interpolation of ``x`` (frames,
+    channels) at its fractional input position (no phase table), normalised
+    to unit DC gain like the kernel's rows (J. O. Smith, "Digital Audio
+    Resampling")."""
+    half = taps // 2
+    out = np.zeros((len(positions), x.shape[1]))
+    for j, t in enumerate(positions):
+        i = int(math.floor(t))
+        ks = np.arange(i + 1 - half, i + half + 1)
+        u = t - ks
+        r = u / half
+        w = np.where(np.abs(r) < 1.0, np.i0(beta * np.sqrt(np.clip(1.0 - r * r, 0.0, None))), 0.0)
+        h = np.sinc(2.0 * cutoff * u) * w
+        h /= h.sum()
+        out[j] = h @ x[ks]
+    return out

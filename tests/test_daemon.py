@@ -95,6 +95,9 @@ BAD = {
     "bool": ("audio: {bypass_loudness_match: maybe}\n", "expected true or false"),
     "not_mapping": ("- a\n- b\n", "expected a mapping"),
     "device": ("audio: {input_device: Scarlett, output_device: mbloop}\n", "no input device matches 'Scarlett'"),
+    "mode": ("audio: {mode: gadgte}\n", "did you mean 'gadget'"),
+    "gadget_missing": ("audio: {mode: gadget, gadget_device: NoSuchGadget}\n",
+                       "no input device matches 'NoSuchGadget'"),
 }
 
 
@@ -107,7 +110,8 @@ def test_bad_config_exit_2_with_clear_messages(tmp_path, case):
     r = masterbox(["run", "--config", cfg], env, timeout=60)
     assert r.returncode == 2
     assert expect in r.stderr and "Traceback" not in r.stderr
-    if case not in ("device", "not_mapping"):
+    assert len([ln for ln in r.stderr.splitlines() if ln.startswith("masterbox:")]) == 1
+    if case not in ("device", "not_mapping", "gadget_missing"):
         assert "config.yaml:" in r.stderr        # file:line
 
 

@@ -157,6 +157,15 @@ def details(st: dict, ui: UiState) -> Image.Image:
         fit(f"IN {st.get('input_device', '--')}", W - 2, SMALL),
         fit(f"OUT {st.get('output_device', '--')}", W - 2, SMALL),
     ]
+    if st.get("audio_mode", "interface") != "interface":
+        # the gadget modes: the end-to-end latency (what OBS's sync offset
+        # needs) and the USB state replace the chain latency and the input
+        usb = {"no-host": "NO HOST", "host-connected": "HOST CONNECTED",
+               "streaming": "STREAMING"}.get(st.get("usb_state") or "", "--")
+        rate = st.get("usb_host_rate_hz")
+        rows[0] = (f"{st.get('samplerate_hz') or '--'}Hz {st.get('blocksize_frames') or '--'}fr "
+                   f"E2E {fmt(st.get('end_to_end_latency_ms'), 'ms', 1)}")
+        rows[5] = f"USB {usb}" + (f" {rate}Hz" if rate else "")
     for k, r in enumerate(rows):
         draw_text(img, (1, 1 + 9 * k), fit(r, W - 2, SMALL), SMALL)
     return img
