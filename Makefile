@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 
-.PHONY: venv demo box test bench report scenarios clean mutants deps fresh-check
+.PHONY: venv demo box test bench report scenarios clean mutants deps fresh-check vm-test
 
 $(BIN)/masterbox: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -48,6 +48,15 @@ test: venv deps
 # ~20-30 min (downloads included).  FRESH_ROOT=dir keeps the root there.
 fresh-check:
 	bash .ci/fresh-check.sh
+
+# The box on real Linux audio drivers (issue 12): Debian's kernel in qemu with
+# snd-aloop and a UAC2 gadget (../shared/tools/kernel-audio-vm), the project
+# installed in the guest from a wheelhouse; one JSON line of figures, non-zero
+# exit on any failure.  Root (qemu, debootstrap); the first run builds the
+# assets and compiles the kernels under emulation (~25 min), later runs reuse
+# both.  VM_SHORT=1: the CI version (20 s streams, 3 faults of each kind).
+vm-test: venv
+	bash tests/vm/run.sh
 
 bench: venv
 	$(BIN)/python bench/run_all.py

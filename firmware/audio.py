@@ -280,7 +280,17 @@ class AudioEngine:
                                 dtype="float32", channels=(in_ch, 2),
                                 callback=self._callback, latency="low",
                                 dither_off=self.mode in GADGET_MODES)
-        self.stream.start()
+        try:
+            self.stream.start()
+        except Exception:
+            # e.g. the gadget's capture before the USB host streams: EIO at
+            # start; release the devices now, the supervisor retries
+            s, self.stream = self.stream, None
+            try:
+                s.close()
+            except Exception:   # noqa: BLE001
+                pass
+            raise
 
     def close(self, timeout_s: float = 1.0) -> bool:
         """Close the stream; False if PortAudio hung (the stream is abandoned).

@@ -13,6 +13,7 @@
 # setuptools, wheel: the project and RPi.GPIO build without fetching
 # anything unpinned).
 #   PI_MODEL=5 DRY_RUN=1 hardware/install.sh   # dry run of the Pi 5 path elsewhere
+#   sudo MODE=gadget hardware/install.sh       # the box as the PC's USB sound card (README)
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 PREFIX=${PREFIX:-/opt/masterbox}
@@ -30,6 +31,10 @@ case "$PREFIX" in
 esac
 case "$PREFIX" in
   *[[:space:]]*) echo "install.sh: PREFIX must not contain white space (systemd's ExecStart= would split it)" >&2; exit 2 ;;
+esac
+case "${MODE:-interface}" in
+  interface|gadget|interface-to-gadget|gadget-to-interface) ;;
+  *) echo "install.sh: MODE must be interface, gadget, interface-to-gadget or gadget-to-interface (got '${MODE}')" >&2; exit 2 ;;
 esac
 [ "${DRY_RUN:-0}" = 1 ] || [ "$(id -u)" = 0 ] || { echo "install.sh: run as root (sudo)" >&2; exit 2; }
 
@@ -73,8 +78,10 @@ run ln -sfn "$PREFIX/venv/bin/masterbox" /usr/local/bin/masterbox
 
 # 4. configuration skeleton (an existing config is never overwritten)
 run install -d -m 0755 /etc/masterbox /etc/masterbox/presets.d
+NEW_CONFIG=0
 if [ ! -f /etc/masterbox/config.yaml ]; then
   run install -m 0644 "$SRC/hardware/config.yaml" /etc/masterbox/config.yaml
+  NEW_CONFIG=1
 fi
 if [ -f "$SRC/hardware/pins.yaml" ] && [ ! -f /etc/masterbox/pins.yaml ]; then
   run install -m 0644 "$SRC/hardware/pins.yaml" /etc/masterbox/pins.yaml
@@ -93,6 +100,35 @@ else
   echo "w /sys/devices/system/cpu/cpufreq/policy0/scaling_governor - - - - performance" \
     > /etc/tmpfiles.d/masterbox-governor.conf
 fi
+
+# 5b. USB gadget mode (MODE=gadget | interface-to-gadget | gadget-to-interface):
+#     the USB-C port in device mode (dwc2), libcomposite at boot, the configfs
+#     gadget unit before the daemon, and audio.mode in a new config
+MODE=${MODE:-interface}
+case "$MODE" in
+  interface) ;;
+  gadget|interface-to-gadget|gadget-to-interface)
+    if [ -f "$BOOTCFG" ] || [ "${DRY_RUN:-0}" = 1 ]; then
+      # Pi 5: the USB-C port's controller only in peripheral mode; Pi 4: OTG works too
+      if [ "$model" = 5 ]; then append_once "dtoverlay=dwc2,dr_mode=peripheral" "$BOOTCFG"
+      else append_once "dtoverlay=dwc2" "$BOOTCFG"; fi
+    fi
+    append_once "libcomposite" /etc/modules-load.d/masterbox-gadget.conf
+    run install -m 0755 "$SRC/hardware/gadget.sh" "$PREFIX/gadget.sh"
+    run install -m 0644 "$SRC/systemd/masterbox-gadget.service" /etc/systemd/system/
+    if [ "$PREFIX" != /opt/masterbox ]; then
+      run sed -i "s|/opt/masterbox|$(sed_escape "$PREFIX")|g" /etc/systemd/system/masterbox-gadget.service
+    fi
+    # a config this run installed gets the mode; an existing one is the user's
+    if [ "$NEW_CONFIG" = 1 ]; then
+      run sed -i "s|^  mode: interface |  mode: $MODE |" /etc/masterbox/config.yaml
+    else
+      echo "install.sh: keeping /etc/masterbox/config.yaml: set 'audio: {mode: $MODE}' there yourself if it is not"
+    fi
+    run systemctl enable masterbox-gadget.service
+    ;;
+  *) echo "install.sh: MODE must be interface, gadget, interface-to-gadget or gadget-to-interface (got '$MODE')" >&2; exit 2 ;;
+esac
 
 # 6. the service; warm the kernel cache now so the first boot masters at once
 run install -m 0644 "$SRC/systemd/masterbox.service" "$SRC/systemd/masterbox-panel.service" /etc/systemd/system/
