@@ -51,6 +51,7 @@ def _sd():
 
 
 GADGET_MODES = ("gadget", "interface-to-gadget", "gadget-to-interface")
+TWO_CLOCK_MODES = ("interface-to-gadget", "gadget-to-interface")
 
 
 def stream_devices(cfg: dict):
@@ -128,6 +129,11 @@ class AudioEngine:
         # play; lets a test render exactly what the chain was fed
         self.signal_onset_frame = -1
         self.usb = None             # a gadget.UsbMonitor in the gadget modes
+        # two-clock modes: a capture-only stream feeding firmware.bridge, the
+        # playback stream (self.stream) reading it through the resampler
+        self.bridge = None
+        self.in_stream = None
+        self.in_callbacks = 0
         self._li = 0
         self._fade = 1.0
         self._fade_target = 1.0
@@ -269,9 +275,63 @@ class AudioEngine:
         self.devices = (din["name"], sd.query_devices(o)["name"])
         return i, o, fs, in_ch
 
+    # ------------------------------------------------------------ two clocks
+    def _in_callback(self, indata, frames, time_info, status):
+        """Capture side of the two-clock modes: into the bridge's ring."""
+        if status and status.input_overflow:
+            self.xruns_input += 1
+        try:
+            x = indata
+            if self._in_mono:
+                x = self._bstage[:frames]
+                x[:, 0] = indata[:, 0]
+                x[:, 1] = indata[:, 0]
+            self.bridge.write(x, time.monotonic())
+        except Exception:   # noqa: BLE001 - the reader then plays silence (underrun, counted)
+            pass
+        self.in_callbacks += 1
+
+    def _out_callback(self, outdata, frames, time_info, status):
+        """Playback side: resampled input from the bridge, then the usual
+        callback (chain, dry path, fade) as if it had been captured here."""
+        x = self._bin[:frames]
+        try:
+            self.bridge.read_into(x, time.monotonic())
+        except Exception:   # noqa: BLE001 - safe audio: silence in, the chain goes on
+            x.fill(0.0)
+        self._callback(x, outdata, frames, None, status)
+
+    def _open_two_clocks(self, sd, i, o, fs, in_ch) -> None:
+        from .bridge import Bridge
+        self.bridge = Bridge(fs, self.block)
+        self._bin = np.zeros((self.block, 2), dtype=np.float32)
+        self._bstage = np.zeros((self.block, 2), dtype=np.float32)
+        self._in_mono = in_ch == 1
+        self._mono = False                 # the bridge delivers stereo
+        self.in_stream = sd.InputStream(device=i, samplerate=fs, blocksize=self.block,
+                                        dtype="float32", channels=in_ch,
+                                        callback=self._in_callback, latency="low")
+        self.stream = sd.OutputStream(device=o, samplerate=fs, blocksize=self.block,
+                                      dtype="float32", channels=2, callback=self._out_callback,
+                                      latency="low", dither_off=True)
+        try:
+            self.in_stream.start()
+            self.stream.start()
+        except Exception:
+            for st in (self.stream, self.in_stream):
+                try:
+                    st.close()
+                except Exception:   # noqa: BLE001
+                    pass
+            self.stream = self.in_stream = None
+            raise
+
     def open(self) -> None:
         sd = _sd()
         i, o, fs, in_ch = self.resolve()
+        if self.mode in TWO_CLOCK_MODES:
+            self._open_two_clocks(sd, i, o, fs, in_ch)
+            return
         # Gadget modes: no PortAudio dither on the conversion to the card's
         # integer format, so what the PC records is the chain's output
         # rounded the one documented way (pa_converters.c
@@ -300,16 +360,21 @@ class AudioEngine:
         helper thread and the supervisor never waits more than ``timeout_s``.
         """
         s = self.stream
+        si = self.in_stream
         self.stream = None
-        if s is None:
+        self.in_stream = None
+        if s is None and si is None:
             return True
 
         def _close():
-            try:
-                s.abort()
-                s.close()
-            except Exception as e:   # noqa: BLE001 - a vanished device can fail anything
-                log.debug("closing stream: %s", e)
+            for st in (s, si):
+                if st is None:
+                    continue
+                try:
+                    st.abort()
+                    st.close()
+                except Exception as e:   # noqa: BLE001 - a vanished device can fail anything
+                    log.debug("closing stream: %s", e)
         t = threading.Thread(target=_close, name="stream-close", daemon=True)
         t.start()
         t.join(timeout_s)
@@ -360,6 +425,7 @@ class AudioEngine:
     def _supervise(self) -> None:
         last_cb = self.callbacks
         last_change = time.monotonic()
+        last_in_cb, last_in_change = self.in_callbacks, last_change
         last_fault_count = 0
         while not self._stop.wait(0.25):
             now = time.monotonic()
@@ -377,6 +443,13 @@ class AudioEngine:
                     last_cb = self.callbacks
                     last_change = now
                 lost = (not self.stream.active) or (now - last_change > LIVENESS_TIMEOUT_S)
+                if self.in_stream is not None:
+                    # two clocks: the capture side can be lost on its own
+                    # (the playback side then plays silence from the bridge)
+                    if self.in_callbacks != last_in_cb:
+                        last_in_cb, last_in_change = self.in_callbacks, now
+                    lost = lost or (not self.in_stream.active) \
+                        or (now - last_in_change > LIVENESS_TIMEOUT_S)
                 if lost:
                     self._set_state("waiting-for-device", "audio device stopped answering")
                     if not self.close():
@@ -398,6 +471,7 @@ class AudioEngine:
                     return
                 last_change = time.monotonic()
                 last_cb = self.callbacks
+                last_in_cb, last_in_change = self.in_callbacks, last_change
 
     def _rearm(self) -> None:
         try:
@@ -494,6 +568,10 @@ class AudioEngine:
         """Input + output latency PortAudio reports for the open stream."""
         s = self.stream
         try:
+            if s is not None and self.in_stream is not None:
+                # two clocks: capture + playback + the bridge's FIFO
+                fifo = self.bridge.delay_frames() / self.fs if self.bridge is not None else 0.0
+                return round(1000.0 * (self.in_stream.latency + s.latency + fifo), 3)
             return round(1000.0 * (s.latency[0] + s.latency[1]), 3) if s is not None else None
         except Exception:   # noqa: BLE001 - a closing stream may fail
             return None
@@ -522,6 +600,8 @@ class AudioEngine:
         # when the host API gives one, else its reported stream latencies
         base = med if med is not None else dev
         st["end_to_end_latency_ms"] = round(base + chain_ms, 3) if base is not None else None
+        if self.bridge is not None:
+            st.update(self.bridge.status())
         if self.usb is not None:
             st["usb_state"] = self.usb.state
             st["usb_host_rate_hz"] = self.usb.host_rate_hz

@@ -43,6 +43,14 @@ class Status:
     end_to_end_latency_ms: Optional[float] = None  # input to output, buffers + chain
     audio_mode: str = "interface"            # config audio.mode
     signal_onset_frame: int = -1             # callback frames before the first non-zero input
+    # two-clock modes: the adaptive resampler between the two cards
+    resampler_ratio: Optional[float] = None  # input frames read per output frame
+    fifo_level_frames: Optional[float] = None      # the bridge's level, 1 s average
+    fifo_level_min_frames: Optional[float] = None
+    fifo_level_max_frames: Optional[float] = None
+    fifo_target_frames: Optional[int] = None
+    fifo_underruns: Optional[int] = None
+    fifo_overruns: Optional[int] = None
     usb_state: Optional[str] = None          # gadget modes: no-host / host-connected / streaming
     usb_host_rate_hz: Optional[int] = None   # the rate the USB host chose (None: not streaming)
     dsp_load_pct: float = 0.0

@@ -281,11 +281,30 @@ def start_host(x, seconds, tag):
     return p, outp
 
 
-def gadget_up():
-    if GADGET_NAME.replace("_", "") in open("/proc/asound/cards").read().replace("_", ""):
+GADGET_SSIZE = [None]
+
+
+def gadget_down():
+    g = "/sys/kernel/config/usb_gadget/ci"
+    if not os.path.isdir(g):
+        return
+    sh(f"echo '' > {g}/UDC; rm -f {g}/configs/c.1/uac2.usb0; rmdir {g}/configs/c.1/strings/0x409 "
+       f"{g}/configs/c.1 {g}/functions/uac2.usb0 {g}/strings/0x409 {g}")
+    for _ in range(50):
+        if "UAC2Gadget" not in open("/proc/asound/cards").read():
+            break
+        time.sleep(0.1)
+
+
+def gadget_up(ssize=2):
+    """lib.sh's gadget (16 bit by default; ``ssize`` 4 = 32 bit, for the
+    drift check's THD+N, which 16 bits could not show below -98 dB)."""
+    if GADGET_SSIZE[0] == ssize and "UAC2Gadget" in open("/proc/asound/cards").read():
         return True
-    r = subprocess.run(["bash", "-c", ". /mnt/share/ci/lib.sh; setup_gadget iso"],
+    gadget_down()
+    r = subprocess.run(["bash", "-c", f"SSIZE={ssize}; . /mnt/share/ci/lib.sh; setup_gadget iso"],
                        capture_output=True, text=True)
+    GADGET_SSIZE[0] = ssize if r.returncode == 0 else None
     log("setup_gadget:", r.stdout.strip().splitlines()[-1:] if r.stdout else r.stderr)
     return r.returncode == 0
 
@@ -527,6 +546,103 @@ def check_interface():
     return ok, out
 
 
+def set_rate_shift(card, value):
+    """snd-aloop's "PCM Rate Shift 100000" on every loopback substream:
+    100000 = nominal, 100010 = +100 ppm."""
+    out = sh(f"amixer -c {card} controls")
+    n = 0
+    for line in out.splitlines():
+        if "Rate Shift" in line:
+            numid = line.split(",")[0]
+            sh(f"amixer -q -c {card} cset {numid} {value}")
+            n += 1
+    return n
+
+
+def check_drift():
+    """interface-to-gadget with two clocks: the aloop card's clock shifted
+    +100 ppm for the first half and -100 ppm for the second against the USB
+    side; a 1 kHz tone (-6 dBFS, 32 bit) in, the PC records 32 bit.  The
+    bridge's FIFO must stay bounded with 0 xruns, and THD+N of the tone at
+    the PC (the chain transparent: intensity 0) <= -100 dB."""
+    import threading
+    secs = 60.0 if SHORT else 600.0
+    if not gadget_up(ssize=4):
+        return False, {"error": "gadget setup failed"}
+    if "Loopback" not in open("/proc/asound/cards").read():
+        sh(". /mnt/share/ci/lib.sh; load_aloop")
+    from firmware.gadget import alsa_card_index
+    card = alsa_card_index("Loopback", open("/proc/asound/cards").read())
+    out = {"seconds": secs, "rate_shift_controls": set_rate_shift(card, 100010)}
+    t = np.arange(FS)
+    tone = (0.5 * np.sin(2 * np.pi * 1000.0 * t / FS) * 2147483647.0).astype(np.int32)
+    one_s = np.repeat(tone[:, None], 2, axis=1).tobytes()          # 1000 whole cycles: seamless
+    player = subprocess.Popen(["aplay", "-q", "-D", "hw:Loopback,0,0", "-t", "raw", "-f", "S32_LE",
+                               "-c", "2", "-r", str(FS), "-"], stdin=subprocess.PIPE)
+    stop = threading.Event()
+
+    def feed():
+        try:
+            while not stop.is_set():
+                player.stdin.write(one_s)
+        except (BrokenPipeError, ValueError):
+            pass
+    threading.Thread(target=feed, daemon=True).start()
+    rec_path = f"{WORK}/drift_rec.raw"
+    total = secs + 40
+    rec = subprocess.Popen(["arecord", "-q", "-D", f"hw:CARD={HOST_NAME},DEV=0", "-t", "raw", "-f", "S32_LE",
+                            "-c", "2", "-r", str(FS), "-d", str(int(total)), rec_path])
+    d = Daemon("drift", intensity=0, mode="interface-to-gadget", input_device=f'"(hw:{card},1)"',
+               gadget_device=GADGET_NAME)
+    timeline = []
+    try:
+        d.start()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 60.0 and d.status()["state"] != "running":
+            time.sleep(0.5)
+        t_run = time.monotonic()
+        out["running_after_s"] = round(t_run - t0, 1)
+        switched = False
+        while time.monotonic() - t_run < secs:
+            time.sleep(5.0)
+            st = d.status()
+            timeline.append((round(time.monotonic() - t_run), st.get("resampler_ratio"),
+                             st.get("fifo_level_frames"), st.get("xruns_input"), st.get("xruns_output")))
+            if not switched and time.monotonic() - t_run >= secs / 2:
+                set_rate_shift(card, 99990)
+                switched = True
+                out["switched_at_s"] = round(time.monotonic() - t_run)
+        st = d.status()
+    finally:
+        d.stop()
+        stop.set()
+        player.kill()
+        rec.kill()
+        rec.wait()
+        set_rate_shift(card, 100000)
+    for k in ("xruns_input", "xruns_output", "fifo_underruns", "fifo_overruns", "fifo_level_min_frames",
+              "fifo_level_max_frames", "fifo_target_frames", "resampler_ratio", "end_to_end_latency_ms",
+              "dsp_load_pct", "dsp_load_max_pct", "state"):
+        out[k] = st.get(k)
+    out["timeline"] = timeline[::max(1, len(timeline) // 12)]
+    r = np.fromfile(rec_path, dtype=np.int32).reshape(-1, 2)[:, 0].astype(np.float64) / 2.0 ** 31
+    nz = np.nonzero(np.abs(r) > 0.1)[0]
+    if len(nz) < 30 * FS:
+        return False, dict(out, error="no tone recorded", log=d.tail())
+    a, b = nz[0], nz[-1]
+    # steady state: the last 10 s of each half (the controller settled on each drift)
+    half = a + (b - a) // 2
+    segs = {"plus_100ppm": r[half - 12 * FS:half - 2 * FS], "minus_100ppm": r[b - 12 * FS:b - 2 * FS]}
+    out["thd_n_db"] = {k: round(thd_n_db(v, 1000.0), 1) for k, v in segs.items()}
+    out["thd_n_db_worst"] = max(out["thd_n_db"].values())
+    ok = (out["xruns_input"] == 0 and out["xruns_output"] == 0 and out["fifo_underruns"] == 0
+          and out["fifo_overruns"] == 0 and out["thd_n_db_worst"] <= -100.0
+          and out["fifo_level_max_frames"] is not None and out["fifo_level_max_frames"] < 4096)
+    if not ok:
+        out["log"] = d.tail(30)
+    return ok, out
+
+
 def main(argv):
     if argv and argv[0] == "host-session":
         host_session(argv[1], float(argv[2]))
@@ -535,7 +651,8 @@ def main(argv):
         host_playrec(argv[1], argv[2], float(argv[3]))
         return 0
     os.makedirs(WORK, exist_ok=True)
-    checks = {"gadget": check_gadget, "interface": check_interface, "faults": check_faults}
+    checks = {"gadget": check_gadget, "interface": check_interface, "faults": check_faults,
+              "drift": check_drift}
     result = {"short": SHORT}
     all_ok = True
     for name in argv:
