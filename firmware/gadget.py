@@ -70,8 +70,10 @@ def read_rate(card, control: str, timeout_s: float = 1.0):
     None when it cannot be read (no amixer, no such control: older kernel)."""
     if card is None:
         return None
+    # u_audio registers them on the PCM interface (SNDRV_CTL_ELEM_IFACE_PCM):
+    # amixer looks on the mixer interface unless told
     try:
-        r = subprocess.run(["amixer", "-c", str(card), "cget", f"name={control}"],
+        r = subprocess.run(["amixer", "-c", str(card), "cget", f"iface=PCM,name={control}"],
                            capture_output=True, text=True, timeout=timeout_s)
     except (OSError, subprocess.SubprocessError):
         return None
