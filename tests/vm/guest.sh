@@ -6,14 +6,16 @@
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 V=/mnt/share/venv
 t0=$(date +%s)
-if ! $V/bin/python -c 'import numba, sounddevice, soundfile, yaml, tqdm' 2>/dev/null; then
+# the venv is kept in the share: built once (pip under emulation: ~9 min)
+if [ "$(cat $V/.complete 2>/dev/null)" != "$(md5sum < /mnt/share/pins.txt)" ]; then
   log "creating the guest venv in the share (once)"
   rm -rf $V && python3 -m venv --without-pip $V || exit 1
   python3 -m pip --python $V/bin/python install -q --no-index --find-links /mnt/share/wheels \
     -r /mnt/share/pins.txt || exit 1
+  md5sum < /mnt/share/pins.txt > $V/.complete
 fi
 python3 -m pip --python $V/bin/python install -q --no-index --no-deps --force-reinstall \
-  /mnt/share/wheels/masterbox-*.whl || exit 1
+  --no-compile /mnt/share/wheels/masterbox-*.whl || exit 1
 # numba's cache index is keyed on each source file's mtime and size; pip
 # writes files with the install time, so every run would compile anew (minutes
 # under emulation).  The mtime is set from the file's content hash instead:

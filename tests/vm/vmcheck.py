@@ -44,6 +44,14 @@ GADGET_NAME = "UAC2_Gadget"
 HOST_NAME = "CIUAC2"
 
 
+def cards():
+    """/proc/asound/cards ("" before any sound module is loaded)."""
+    try:
+        return cards()
+    except OSError:
+        return ""
+
+
 def log(*a):
     print(f"[vmcheck {time.monotonic():8.1f}]", *a, flush=True)
 
@@ -291,7 +299,7 @@ def gadget_down():
     sh(f"echo '' > {g}/UDC; rm -f {g}/configs/c.1/uac2.usb0; rmdir {g}/configs/c.1/strings/0x409 "
        f"{g}/configs/c.1 {g}/functions/uac2.usb0 {g}/strings/0x409 {g}")
     for _ in range(50):
-        if "UAC2Gadget" not in open("/proc/asound/cards").read():
+        if "UAC2Gadget" not in cards():
             break
         time.sleep(0.1)
 
@@ -299,7 +307,7 @@ def gadget_down():
 def gadget_up(ssize=2):
     """lib.sh's gadget (16 bit by default; ``ssize`` 4 = 32 bit, for the
     drift check's THD+N, which 16 bits could not show below -98 dB)."""
-    if GADGET_SSIZE[0] == ssize and "UAC2Gadget" in open("/proc/asound/cards").read():
+    if GADGET_SSIZE[0] == ssize and "UAC2Gadget" in cards():
         return True
     gadget_down()
     r = subprocess.run(["bash", "-c", f"SSIZE={ssize}; . /mnt/share/ci/lib.sh; setup_gadget iso"],
@@ -470,10 +478,10 @@ def check_interface():
     hw:Loopback,1,1 in whatever format the daemon's playback negotiated."""
     import threading
     secs = 20.0 if SHORT else 60.0
-    if "Loopback" not in open("/proc/asound/cards").read():
+    if "Loopback" not in cards():
         sh(". /mnt/share/ci/lib.sh; load_aloop")
     from firmware.gadget import alsa_card_index
-    card = alsa_card_index("Loopback", open("/proc/asound/cards").read())
+    card = alsa_card_index("Loopback", cards())
     x = test_signal(secs, 0.5)
     player = subprocess.Popen(["aplay", "-q", "-D", "hw:Loopback,0,0", "-t", "raw", "-f", "S16_LE",
                                "-c", "2", "-r", str(FS), "-"], stdin=subprocess.PIPE)
@@ -569,10 +577,10 @@ def check_drift():
     secs = 60.0 if SHORT else 600.0
     if not gadget_up(ssize=4):
         return False, {"error": "gadget setup failed"}
-    if "Loopback" not in open("/proc/asound/cards").read():
+    if "Loopback" not in cards():
         sh(". /mnt/share/ci/lib.sh; load_aloop")
     from firmware.gadget import alsa_card_index
-    card = alsa_card_index("Loopback", open("/proc/asound/cards").read())
+    card = alsa_card_index("Loopback", cards())
     out = {"seconds": secs, "rate_shift_controls": set_rate_shift(card, 100010)}
     t = np.arange(FS)
     tone = (0.5 * np.sin(2 * np.pi * 1000.0 * t / FS) * 2147483647.0).astype(np.int32)
