@@ -36,6 +36,7 @@ rm -f "$SHARE"/wheels/masterbox-*.whl
 
 mkdir -p "$SHARE/mbvm"
 cp "$ROOT"/tests/vm/guest.sh "$ROOT"/tests/vm/vmcheck.py "$SHARE/mbvm/"
+echo "vm-test: music: $(cd "$ROOT" && "$PY" tests/vm/prep.py "$SHARE/mbvm/music.npy")" >&2
 cat > "$SHARE/mbvm/env.sh" <<ENV
 VM_SHORT=${VM_SHORT:-0}
 VM_CHECKS="${VM_CHECKS:-gadget interface faults drift}"

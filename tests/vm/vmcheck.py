@@ -47,7 +47,7 @@ HOST_NAME = "CIUAC2"
 def cards():
     """/proc/asound/cards ("" before any sound module is loaded)."""
     try:
-        return cards()
+        return open("/proc/asound/cards").read()
     except OSError:
         return ""
 
@@ -167,10 +167,11 @@ def pa_float_to_int16(y):
 
 
 def test_signal(seconds, lead_s):
-    """int16 frames: ``lead_s`` of silence, the synthesized mix, 0.5 s silence."""
-    from firmware.demo import synth_mix
-    m = synth_mix(FS, seconds)
-    m = np.clip(np.round(m * 32768.0), -32768, 32767).astype(np.int16)
+    """int16 frames: ``lead_s`` of silence, ``seconds`` of the music
+    tests/vm/prep.py put in the share (real music when the development
+    music is on the machine, else the synthesized demo mix), 0.5 s silence."""
+    m = np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "music.npy"))
+    m = m[:int(seconds * FS)]
     z = np.zeros((int(lead_s * FS), 2), np.int16)
     return np.concatenate([z, m, np.zeros((FS // 2, 2), np.int16)])
 
