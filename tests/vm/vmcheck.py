@@ -355,6 +355,10 @@ def check_gadget():
     hinfo = json.load(open(rec_path + ".json"))
     out["host"] = hinfo
     r = np.load(rec_path)
+    keep = "/mnt/share/mbvm/out"                # for a look from the host afterwards
+    os.makedirs(keep, exist_ok=True)
+    np.save(f"{keep}/gadget_rec.npy", r)
+    json.dump(last_stream, open(f"{keep}/gadget_status.json", "w"))
     z = int(last_stream["signal_onset_frame"])
     s0 = int(np.argmax(np.any(x != 0, axis=1)))
     u = np.concatenate([np.zeros((z, 2), np.float32), x[s0:].astype(np.float32) / 32768.0])
