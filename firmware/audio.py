@@ -129,6 +129,9 @@ class AudioEngine:
         # play; lets a test render exactly what the chain was fed
         self.signal_onset_frame = -1
         self.usb = None             # a gadget.UsbMonitor in the gadget modes
+        if self.mode in GADGET_MODES:
+            from .gadget import UsbMonitor
+            self.usb = UsbMonitor(audio_cfg.get("gadget_device", "UAC2_Gadget"), poll_s=0.5).start()
         # two-clock modes: a capture-only stream feeding firmware.bridge, the
         # playback stream (self.stream) reading it through the resampler
         self.bridge = None
@@ -410,9 +413,6 @@ class AudioEngine:
     def start(self, waiting: bool = False) -> None:
         """Open the stream and start supervising; ``waiting``: the device is
         not there yet, keep retrying (state waiting-for-device)."""
-        if self.mode in GADGET_MODES and self.usb is None:
-            from .gadget import UsbMonitor
-            self.usb = UsbMonitor(self.cfg.get("gadget_device", "UAC2_Gadget")).start()
         if waiting:
             self._set_state("waiting-for-device", "audio device not present")
         else:
@@ -443,6 +443,8 @@ class AudioEngine:
                     last_cb = self.callbacks
                     last_change = now
                 lost = (not self.stream.active) or (now - last_change > LIVENESS_TIMEOUT_S)
+                host_gone = not self.gadget_host_ready()
+                lost = lost or host_gone
                 if self.in_stream is not None:
                     # two clocks: the capture side can be lost on its own
                     # (the playback side then plays silence from the bridge)
@@ -451,7 +453,8 @@ class AudioEngine:
                     lost = lost or (not self.in_stream.active) \
                         or (now - last_in_change > LIVENESS_TIMEOUT_S)
                 if lost:
-                    self._set_state("waiting-for-device", "audio device stopped answering")
+                    self._set_state("waiting-for-device", "the USB host stopped streaming" if host_gone
+                                    else "audio device stopped answering")
                     if not self.close():
                         self.needs_restart.set()     # PortAudio wedged: only a fresh process helps
                         return
@@ -472,6 +475,21 @@ class AudioEngine:
                 last_change = time.monotonic()
                 last_cb = self.callbacks
                 last_in_cb, last_in_change = self.in_callbacks, last_change
+
+    def gadget_host_ready(self) -> bool:
+        """In the gadget modes: is the USB host streaming the direction the
+        box needs (it plays into the box, or records from it in
+        interface-to-gadget)?  Opening the gadget's stream before that fails
+        with EIO, and was seen to block PortAudio's start in the VM (no
+        return within 6 min).  Unknown (no rate controls: an older kernel,
+        no amixer) counts as ready: then opening is simply tried."""
+        u = self.usb
+        if u is None:
+            return True
+        hz = u.playback_hz if self.mode == "interface-to-gadget" else u.capture_hz
+        if u.state == "no-host":
+            return False
+        return hz is None or hz > 0
 
     def _rearm(self) -> None:
         try:
@@ -501,6 +519,8 @@ class AudioEngine:
 
     def _retry_open(self) -> bool:
         """One attempt to get the device back; False if PortAudio is wedged."""
+        if not self.gadget_host_ready():
+            return True                   # the supervisor asks again in 0.25 s
         if not self._reinit_portaudio():
             log.warning("PortAudio re-initialisation hung")
             return False

@@ -292,6 +292,9 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
     except OSError as e:          # PortAudio itself missing
         print(f"masterbox: audio system unavailable: {e}", file=sys.stderr)
         return 2
+    # the gadget is there but its host does not stream yet: the chain is
+    # still built now (the device's rate is known), the stream opens later
+    host_wait = not waiting and not engine.gadget_host_ready()
 
     warm = _warmup_process()
     verdict = warmup_verdict(warm)
@@ -307,6 +310,9 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
         chain = engine.chain_factory(engine.fs)
         params.attach(chain)
         engine.chain = chain              # from the first sample: live == render
+    if host_wait:
+        log.info("USB gadget: waiting for the host to stream (%s)", engine.usb.state)
+        waiting = True
     # threads holding the GIL hand it to the audio callback after 1 ms, not 5
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     _settle_heap()
