@@ -49,6 +49,13 @@ class Bridge:
         self.level_min = None
         self.level_max = None
         self.step = 1.0
+        # load (or compile) the kernels here, before any audio callback runs
+        # them: never in the callback (STYLE: warm every kernel first)
+        scratch = np.zeros((block, channels), dtype=np.float32)
+        p = R.resample_into(self.buf, float(R.HALF - 1), 1.0, self.table, scratch)
+        R.discard_front(self.buf, 0, p, R.HALF)
+        R.frames_needed(float(R.HALF - 1), 1.0, block, R.HALF)
+        R.rate_control(R.new_rate_state(), 0.0, 1.0, 1, 1.0, K_P, K_I)
 
     # ------------------------------------------------------------ writer side
     def write(self, x, now: float) -> None:
