@@ -36,4 +36,5 @@ t1=$(date +%s)
 $V/bin/masterbox warmup || exit 1
 log "warm-up took $(( $(date +%s) - t1 )) s"
 cd /tmp
+export VM_SHORT VM_BLOCK
 $V/bin/python /mnt/share/mbvm/vmcheck.py $VM_CHECKS

@@ -39,7 +39,8 @@ cp "$ROOT"/tests/vm/guest.sh "$ROOT"/tests/vm/vmcheck.py "$SHARE/mbvm/"
 echo "vm-test: music: $(cd "$ROOT" && "$PY" tests/vm/prep.py "$SHARE/mbvm/music.npy")" >&2
 cat > "$SHARE/mbvm/env.sh" <<ENV
 VM_SHORT=${VM_SHORT:-0}
-VM_CHECKS="${VM_CHECKS:-gadget interface faults drift}"
+VM_CHECKS="${VM_CHECKS:-gadget faults interface drift}"
+VM_BLOCK=${VM_BLOCK:-1024}
 ENV
 T=${VM_TIMEOUT:-3600}
 echo "vm-test: booting the guest (timeout ${T} s; console $SHARE/console.log)" >&2
