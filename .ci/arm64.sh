@@ -20,9 +20,9 @@ mkdir -p ci-arm64
 # a fixed input (the synthesized demo mix, 6 s) and its x86 render
 "$PY" - <<'PYEOF'
 import soundfile as sf
-from firmware.demo import synth_mix
+from masterbox.firmware.demo import synth_mix
 sf.write("ci-arm64/in.wav", synth_mix(48000, 6.0), 48000, subtype="FLOAT")
 PYEOF
-"$PY" -m firmware.cli render ci-arm64/in.wav ci-arm64/x86.wav --genre rock --intensity 6 >/dev/null
+"$PY" -m masterbox.firmware.cli render ci-arm64/in.wav ci-arm64/x86.wav --genre rock --intensity 6 >/dev/null
 export ARM64_PIP_TARGET=".[test]"
 $SMOKE . bash .ci/arm64-inner.sh

@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 GENRES = ("pop", "rock", "edm", "acoustic")
 INTENSITIES = (3.0, 5.0, 8.0)
 TARGET, CEILING = -14.0, -1.0
@@ -41,7 +40,7 @@ def tp8(y):
 
 
 def octaves(y, fs):
-    from dsp.design import OCTAVE_CENTRES_HZ
+    from masterbox.dsp.design import OCTAVE_CENTRES_HZ
     m = y.mean(axis=1)
     n = 8192
     win = np.hanning(n)
@@ -56,7 +55,7 @@ def octaves(y, fs):
 
 def measure(y, fs, name):
     import pyloudnorm
-    from dsp import LoudnessMeter
+    from masterbox.dsp import LoudnessMeter
     m = LoudnessMeter(fs)
     m.process(y)
     return {"name": name, "lufs": pyloudnorm.Meter(fs).integrated_loudness(y[10 * fs:]),
@@ -93,8 +92,8 @@ def main() -> int:
     import matplotlib.pyplot as plt
     import soundfile as sf
 
-    import dsp
-    from firmware import presets as pr
+    from masterbox import dsp
+    from masterbox.firmware import presets as pr
     music = Path(a.music) / "unmastered"
     if not music.is_dir():
         script = ROOT.parent / "shared" / "material" / "get-dev-music.sh"
@@ -160,7 +159,7 @@ def main() -> int:
     ax.legend()
     fig.savefig(out / "lra.png", dpi=90)
     plt.close(fig)
-    from dsp.design import OCTAVE_CENTRES_HZ
+    from masterbox.dsp.design import OCTAVE_CENTRES_HZ
     fig, axes = plt.subplots(1, len(GENRES), figsize=(14, 4), constrained_layout=True, sharey=True)
     for ax, g in zip(axes, GENRES):
         tgt = np.array(presets[g].data["adaptive"]["target_db"], dtype=float)
