@@ -8,7 +8,11 @@ A non-editable install (the Pi installer, the arm64 CI step) must ship every
 package folder and nothing generic (before: top-level ``dsp``, ``firmware``
 and ``ui`` in site-packages); the editable install used by the other tests
 would hide both."""
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -56,3 +60,25 @@ def test_nothing_imports_the_old_top_level_names():
     found = [f"{f.relative_to(ROOT)}:{f.read_text()[:m.start()].count(chr(10)) + 1}: {m.group(0).strip()}"
              for f in files if f.is_file() for m in OLD_IMPORT.finditer(f.read_text())]
     assert not found, "\n".join(found)
+
+
+def test_numba_cache_of_the_top_level_dsp_is_never_loaded_by_masterbox_dsp(tmp_path):
+    """numba's cached entries name their module and loading one imports it.
+    A checkout upgraded in place (the same dsp/ files at the same path, the
+    same NUMBA_CACHE_DIR, e.g. make's .numba-cache) found the cache that the
+    top-level ``dsp`` had written and failed: "No module named 'dsp'".  The
+    cache directory is keyed on the package's import name too (dsp/_jit.py)."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "dsp", src / "dsp", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    ns = tmp_path / "ns" / "masterbox"       # masterbox.dsp = the very same src/dsp folder
+    ns.mkdir(parents=True)
+    (ns / "__init__.py").write_text(f"__path__ = [{str(src)!r}]\n")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    code = ("import sys; sys.path.insert(0, {path!r})\n"
+            "from {pkg}.units import db_to_gain\n"
+            "print(db_to_gain(6.0), sorted(m for m in sys.modules if m.split('.')[0] == 'dsp'))\n")
+    for path, pkg in ((src, "dsp"), (tmp_path / "ns", "masterbox.dsp")):
+        r = subprocess.run([sys.executable, "-c", code.format(path=str(path), pkg=pkg)], env=env,
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, f"{pkg}: {r.stderr[-3000:]}"
+    assert r.stdout.split(" ", 1)[1].strip() == "[]", r.stdout
