@@ -52,6 +52,8 @@ fresh-check:
 bench: venv
 	$(BIN)/python bench/run_all.py
 
+# The quality report on the development music (../shared/material/get-dev-music.sh,
+# optional: without it, one line says so and the report uses the demo mix)
 report: venv
 	$(BIN)/python bench/report.py --out report
 

@@ -93,8 +93,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     tracks = sorted(Path(a.music).glob("*.wav"))
     if not tracks:
-        print(f"no development music in {a.music}: run ../shared/material/get-dev-music.sh",
-              file=sys.stderr)
+        print(f"no development music in {a.music}: run ../shared/material/get-dev-music.sh "
+              "(../shared is optional: without it this table cannot be made)", file=sys.stderr)
         return 2
     inten = [0.0, 5.0, 10.0] if a.quick else [float(i) for i in range(11)]
     jobs = [(str(t), g, i) for t in tracks for g in a.genres.split(",") for i in inten]
