@@ -73,7 +73,7 @@ def _lower_priority():
 
 def _warmup_process():
     # niced: on a cold cache it compiles for seconds next to the running audio
-    return subprocess.Popen([sys.executable, "-m", "firmware.cli", "warmup", "--verdict"],
+    return subprocess.Popen([sys.executable, "-m", "masterbox.firmware.cli", "warmup", "--verdict"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=_lower_priority)
 
@@ -109,7 +109,7 @@ _fault_pending = [int(os.environ.get("MASTERBOX_FAULT_AFTER_BLOCKS", "0"))]
 
 
 def _build_chain(params, fs):
-    from dsp import Chain
+    from masterbox.dsp import Chain
     fault_at = _fault_pending[0]
     if fault_at > 0:
         # Test hook (MASTERBOX_FAULT_AFTER_BLOCKS=N): the first chain raises
@@ -433,7 +433,7 @@ def _restart_in_place(store, server):
     args = [a for a in sys.argv[1:] if a != "--wait-for-device"]
     logging.shutdown()
     close_on_exec_all()
-    os.execv(sys.executable, [sys.executable, "-m", "firmware.cli", *args, "--wait-for-device"])
+    os.execv(sys.executable, [sys.executable, "-m", "masterbox.firmware.cli", *args, "--wait-for-device"])
 
 
 def close_on_exec_all(keep=(0, 1, 2)) -> int:

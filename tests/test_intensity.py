@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from dsp import params as P
-from dsp.chain import Chain
+from masterbox.dsp import params as P
+from masterbox.dsp.chain import Chain
 
 FS = 48000
 SKIP_S = 10.0
@@ -32,7 +32,7 @@ TOL = 0.2
 
 
 def _demo(seconds=30.0):
-    from firmware.demo import synth_mix
+    from masterbox.firmware.demo import synth_mix
     return synth_mix(FS, seconds).astype(np.float64)
 
 
@@ -53,7 +53,7 @@ def _true_peak_db(y):
 def _octaves(y):
     m = y.mean(axis=1)
     f, psd = signal.welch(m, FS, window="hann", nperseg=8192, noverlap=4096, scaling="spectrum")
-    from dsp.design import OCTAVE_CENTRES_HZ
+    from masterbox.dsp.design import OCTAVE_CENTRES_HZ
     lv = np.array([10 * np.log10(psd[(f >= c / 2 ** 0.5) & (f < c * 2 ** 0.5)].sum() + 1e-30)
                    for c in OCTAVE_CENTRES_HZ])
     return lv - lv.mean()
@@ -67,7 +67,7 @@ def _side_mid_db(y):
 
 def measures(y, p):
     import pyloudnorm
-    from dsp import LoudnessMeter
+    from masterbox.dsp import LoudnessMeter
     seg = y[int(SKIP_S * FS):]
     lufs = pyloudnorm.Meter(FS).integrated_loudness(seg)
     m = LoudnessMeter(FS)
