@@ -1325,7 +1325,34 @@ def test_signal_storm_then_sigterm_exits(daemon):
     except subprocess.TimeoutExpired:
         p.kill()
         pytest.fail("the daemon ignored SIGTERM after a signal storm")
-    assert p.returncode == 0 and time.monotonic() - t0 < 5
+    err = p.stderr.read()
+    # a hang shows as the stop guard's exit 1 with every thread's stack
+    assert p.returncode == 0 and time.monotonic() - t0 < 5, (p.returncode, err[-4000:])
+
+
+@needs_portaudio
+def test_a_stop_that_hangs_is_bounded_and_says_where(live):
+    """Whatever hangs after SIGTERM (here: the main thread stopped with
+    SIGSTOP would hang everything, so instead the orderly stop is made to
+    block on a lock the test holds, through a config the daemon reads
+    last), the stop guard ends the process within STOP_LIMIT_S and writes
+    every thread's stack to stderr.  Before: a hung stop hung forever."""
+    from masterbox.firmware.daemon import STOP_LIMIT_S
+    tmp, env, cfg = live
+    env = dict(env, MASTERBOX_TEST_HANG_ON_STOP="1")
+    p = start_daemon(cfg, env, stderr=subprocess.PIPE, text=True)
+    sock = tmp / "control.sock"
+    assert wait_for_socket(sock, 30)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=STOP_LIMIT_S + 10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        pytest.fail("a hung stop was not bounded")
+    err = p.stderr.read()
+    assert p.returncode == 1 and STOP_LIMIT_S - 1 < time.monotonic() - t0 < STOP_LIMIT_S + 5
+    assert "stop took more than" in err and "Thread 0x" in err and "_hang_for_test" in err, err[-3000:]
 
 
 # ------------------------------------------- 7. the warm-up wait: its verdict
