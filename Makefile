@@ -15,12 +15,12 @@ $(BIN)/masterbox: pyproject.toml
 venv: $(BIN)/masterbox
 
 demo: venv
-	$(BIN)/python -m firmware.demo --out demo-out
+	$(BIN)/python -m masterbox.firmware.demo --out demo-out
 
 # The live box without hardware: the daemon on a private JACK dummy server
 # playing the demo mix, the panel simulator in this terminal (q or Ctrl-C stops all)
 box: venv deps
-	$(BIN)/python -m firmware.box
+	$(BIN)/python -m masterbox.firmware.box
 
 # System packages the tests use: PortAudio and libsndfile (sounddevice,
 # soundfile), the JACK dummy server (a paced sound card), systemd-analyze and
@@ -61,6 +61,8 @@ vm-test: venv
 bench: venv
 	$(BIN)/python bench/run_all.py
 
+# The quality report on the development music (../shared/material/get-dev-music.sh,
+# optional: without it, one line says so and the report uses the demo mix)
 report: venv
 	$(BIN)/python bench/report.py --out report
 

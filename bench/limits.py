@@ -145,7 +145,7 @@ def main(argv=None) -> int:
                    f"blocksize: 128}}\nstate_file: {tmp}/state.json\n"
                    f"control_socket: {tmp}/control.sock\npresets_dirs: []\n")
     sock = tmp / "control.sock"
-    env = dict(os.environ, HOME=str(tmp), PYTHONPATH=str(ROOT), JACK_DEFAULT_SERVER=name)
+    env = dict(os.environ, HOME=str(tmp), JACK_DEFAULT_SERVER=name)
     res = {}
     server = jackd(name)
     try:
@@ -153,7 +153,7 @@ def main(argv=None) -> int:
         runs.append(("warm", env.get("NUMBA_CACHE_DIR") or str(tmp / "cold-cache")))
         for label, cache in runs:
             e = dict(env, NUMBA_CACHE_DIR=cache)
-            d = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config", str(cfg),
+            d = subprocess.Popen([sys.executable, "-m", "masterbox.firmware.cli", "run", "--config", str(cfg),
                                   "--wait-for-device"], env=e, cwd=ROOT,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             pk = Peak(d.pid)

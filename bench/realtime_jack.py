@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
@@ -35,7 +34,7 @@ def main() -> int:
     a = ap.parse_args()
     import jack
 
-    from firmware.control import request
+    from masterbox.firmware.control import request
     tmp = Path(tempfile.mkdtemp(prefix="mb-soak-"))
     jackd = subprocess.Popen(["jackd", "-R", "-d", "dummy", "-r", "48000", "-p", str(a.block)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -47,9 +46,9 @@ def main() -> int:
     cfg.write_text(f"audio: {{input_device: system, output_device: system, samplerate: 48000, "
                    f"blocksize: {a.block}}}\nstate_file: {tmp}/state.json\n"
                    f"control_socket: {tmp}/control.sock\npresets_dirs: []\n")
-    env = dict(os.environ, HOME=str(tmp), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, HOME=str(tmp))
     t0 = time.monotonic()
-    d = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config", str(cfg)],
+    d = subprocess.Popen([sys.executable, "-m", "masterbox.firmware.cli", "run", "--config", str(cfg)],
                          env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     sock = str(tmp / "control.sock")
     for _ in range(300):
@@ -60,7 +59,7 @@ def main() -> int:
     panel = None
     if a.panel:
         # stdin is a pipe that stays open (no keys); frames go to /dev/null
-        panel = subprocess.Popen([sys.executable, "-m", "firmware.cli", "panel", "--sim",
+        panel = subprocess.Popen([sys.executable, "-m", "masterbox.firmware.cli", "panel", "--sim",
                                   "--socket", sock], env=env, cwd=ROOT, stdin=subprocess.PIPE,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = jack.Client("soakgen", no_start_server=True)

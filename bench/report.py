@@ -1,8 +1,11 @@
 """`make report`: quality on real music, against peers, as markdown + PNG.
 
-Renders the development music (``../shared/material/get-dev-music.sh``,
-``unmastered/`` copies at about -20 LUFS) with Masterbox at several genres and
-intensities, and the same files with two peers:
+Renders the development music (``unmastered/`` copies at about -20 LUFS, as
+``../shared/material/get-dev-music.sh`` fetches them) with Masterbox at several
+genres and intensities, and the same files with two peers.  ``../shared`` is
+optional: without the music and without that script, the report says so in
+one line and is made from the synthesized demo mix instead (a fresh clone
+alone runs ``make report``).  Peers:
   * ffmpeg ``loudnorm`` (EBU R128 normaliser, single pass: what a live
     chain can do), I=-14, TP=-1;
   * a pedalboard chain (HighpassFilter -> Compressor -> Gain +6 dB ->
@@ -27,10 +30,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 GENRES = ("pop", "rock", "edm", "acoustic")
 INTENSITIES = (3.0, 5.0, 8.0)
 TARGET, CEILING = -14.0, -1.0
+DEMO_SECONDS = 40.0      # without the development music (loudness is measured after 10 s)
 
 
 def tp8(y):
@@ -41,7 +44,7 @@ def tp8(y):
 
 
 def octaves(y, fs):
-    from dsp.design import OCTAVE_CENTRES_HZ
+    from masterbox.dsp.design import OCTAVE_CENTRES_HZ
     m = y.mean(axis=1)
     n = 8192
     win = np.hanning(n)
@@ -56,7 +59,7 @@ def octaves(y, fs):
 
 def measure(y, fs, name):
     import pyloudnorm
-    from dsp import LoudnessMeter
+    from masterbox.dsp import LoudnessMeter
     m = LoudnessMeter(fs)
     m.process(y)
     return {"name": name, "lufs": pyloudnorm.Meter(fs).integrated_loudness(y[10 * fs:]),
@@ -93,17 +96,24 @@ def main() -> int:
     import matplotlib.pyplot as plt
     import soundfile as sf
 
-    import dsp
-    from firmware import presets as pr
+    from masterbox import dsp
+    from masterbox.firmware import presets as pr
     music = Path(a.music) / "unmastered"
-    if not music.is_dir():
-        script = ROOT.parent / "shared" / "material" / "get-dev-music.sh"
-        if script.exists():
-            subprocess.run(["bash", str(script), a.music], check=True)
+    script = ROOT.parent / "shared" / "material" / "get-dev-music.sh"     # optional (../shared)
+    if not music.is_dir() and script.exists():
+        subprocess.run(["bash", str(script), a.music], check=True)
     files = sorted(music.glob("*.wav"))
+    source = f"{len(files)} tracks from the development set (unmastered copies, about -20 LUFS"
     if not files:
-        print(f"no music in {music}: run ../shared/material/get-dev-music.sh", file=sys.stderr)
-        return 2
+        from masterbox.firmware.demo import synth_mix
+        why = "" if script.exists() else f" and no {script} (../shared is optional)"
+        print(f"report: no music in {music}{why}: made from the synthesized demo mix instead",
+              file=sys.stderr)
+        demo = Path(tempfile.mkdtemp()) / "demo-mix.wav"
+        sf.write(demo, synth_mix(48000, DEMO_SECONDS), 48000, subtype="FLOAT")
+        files = [demo]
+        source = (f"The synthesized demo mix ({DEMO_SECONDS:g} s; no development music here: "
+                  "it comes from the optional ../shared/material/get-dev-music.sh")
     presets = pr.load_presets()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -160,7 +170,7 @@ def main() -> int:
     ax.legend()
     fig.savefig(out / "lra.png", dpi=90)
     plt.close(fig)
-    from dsp.design import OCTAVE_CENTRES_HZ
+    from masterbox.dsp.design import OCTAVE_CENTRES_HZ
     fig, axes = plt.subplots(1, len(GENRES), figsize=(14, 4), constrained_layout=True, sharey=True)
     for ax, g in zip(axes, GENRES):
         tgt = np.array(presets[g].data["adaptive"]["target_db"], dtype=float)
@@ -182,8 +192,7 @@ def main() -> int:
     plt.close(fig)
     # -- markdown
     lines = ["# Masterbox quality report", "",
-             f"{len(files)} tracks from the development set (unmastered copies, about -20 LUFS, "
-             f"mean LRA {mean_lra_in:.1f} LU), target {TARGET:g} LUFS, ceiling {CEILING:g} dBTP. "
+             f"{source}, mean LRA {mean_lra_in:.1f} LU), target {TARGET:g} LUFS, ceiling {CEILING:g} dBTP. "
              "Loudness by pyloudnorm after the first 10 s; true peak by an 8x scipy resampler.", "",
              "| processor | mean abs. error (LU) | max abs. error (LU) | max true peak (dBTP) | "
              "outputs over ceiling | mean LRA out (LU) | outputs |",

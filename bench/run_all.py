@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def ffmpeg_rtf(wav: Path, seconds: float, runs: int) -> float | None:
@@ -49,7 +48,7 @@ def main() -> int:
     a = ap.parse_args()
     import soundfile as sf
 
-    from firmware.demo import synth_mix
+    from masterbox.firmware.demo import synth_mix
     res: dict = {"machine": {"python": sys.version.split()[0]}}
     tmp = Path(tempfile.mkdtemp(prefix="mb-bench-"))
     wav = tmp / "in.wav"
@@ -62,7 +61,7 @@ def main() -> int:
     res["rtf"]["ffmpeg_rtf"] = ffmpeg_rtf(wav, a.seconds, a.runs)
     if res["rtf"]["ffmpeg_rtf"]:
         res["rtf"]["ratio_vs_ffmpeg"] = res["rtf"]["masterbox_rtf"] / res["rtf"]["ffmpeg_rtf"]
-    out = subprocess.run([sys.executable, "-m", "firmware.cli", "bench", "--json"], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "masterbox.firmware.cli", "bench", "--json"], cwd=ROOT,
                          capture_output=True, text=True, check=True)
     res["blocks"] = json.loads(out.stdout)
     if shutil.which("jackd"):

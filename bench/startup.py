@@ -28,9 +28,9 @@ def one_run(tmp: Path, cache: Path, wait_s: float = 240.0) -> dict:
     cfg.write_text(f"audio: {{input_device: system, output_device: system, samplerate: 48000, "
                    f"blocksize: 128}}\nstate_file: {tmp}/state.json\n"
                    f"control_socket: {tmp}/control.sock\npresets_dirs: []\n")
-    env = dict(os.environ, HOME=str(tmp), PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=str(cache))
+    env = dict(os.environ, HOME=str(tmp), NUMBA_CACHE_DIR=str(cache))
     t0 = time.monotonic()
-    p = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config", str(cfg)],
+    p = subprocess.Popen([sys.executable, "-m", "masterbox.firmware.cli", "run", "--config", str(cfg)],
                          env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     out = {}
     lines = []
@@ -50,7 +50,7 @@ def one_run(tmp: Path, cache: Path, wait_s: float = 240.0) -> dict:
             break
     time.sleep(1.0)
     try:
-        from firmware.control import request
+        from masterbox.firmware.control import request
         st = request(str(tmp / "control.sock"), {"cmd": "status"})["status"]
         out.update(xruns=st["xruns_input"] + st["xruns_output"], overruns=st["overruns"])
         out["rss_mb"] = int(Path(f"/proc/{p.pid}/status").read_text()
@@ -66,7 +66,6 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    sys.path.insert(0, str(ROOT))
     jackd = subprocess.Popen(["jackd", "-R", "-d", "dummy", "-r", "48000", "-p", "128"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(50):

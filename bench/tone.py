@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 GENRES = ("pop", "rock", "edm", "hiphop", "jazz", "acoustic", "classical")
 SKIP_S = 15.0
 
@@ -48,7 +47,7 @@ def tp8_db(y):
 
 def measure(y, fs, target):
     import pyloudnorm
-    from dsp import LoudnessMeter
+    from masterbox.dsp import LoudnessMeter
     seg = y[int(SKIP_S * fs):].astype(np.float64)
     oct_db = octave_levels(seg, fs)
     t = np.asarray(target) - np.mean(target)
@@ -72,11 +71,11 @@ def measure(y, fs, target):
 def run_one(args):
     path, genre, intensity = args
     import soundfile as sf
-    from dsp.chain import Chain
-    from firmware.presets import chain_params, load_presets
+    from masterbox.dsp.chain import Chain
+    from masterbox.firmware.presets import chain_params, load_presets
     x, fs = sf.read(path, dtype="float32", always_2d=True)
     p = chain_params(load_presets()[genre], intensity, -14.0, -1.0)
-    from dsp import params as P
+    from masterbox.dsp import params as P
     target = p[P.TARGET_SPECTRUM:P.TARGET_SPECTRUM + 10].copy()
     y = Chain(fs, p).process(x)
     r = measure(y, fs, target)
@@ -94,8 +93,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     tracks = sorted(Path(a.music).glob("*.wav"))
     if not tracks:
-        print(f"no development music in {a.music}: run ../shared/material/get-dev-music.sh",
-              file=sys.stderr)
+        print(f"no development music in {a.music}: run ../shared/material/get-dev-music.sh "
+              "(../shared is optional: without it this table cannot be made)", file=sys.stderr)
         return 2
     inten = [0.0, 5.0, 10.0] if a.quick else [float(i) for i in range(11)]
     jobs = [(str(t), g, i) for t in tracks for g in a.genres.split(",") for i in inten]

@@ -13,13 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
 
 import numpy as np
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 
 def _dispatch_floor_us(runs: int) -> float:
@@ -53,9 +49,9 @@ def main() -> int:
     a = ap.parse_args()
     import pedalboard
 
-    import dsp
-    from firmware import presets as pr
-    from firmware.demo import synth_mix
+    from masterbox import dsp
+    from masterbox.firmware import presets as pr
+    from masterbox.firmware.demo import synth_mix
     fs = 48000
     x = synth_mix(fs, a.seconds)
     dsp.warmup()

@@ -6,7 +6,11 @@ this module:
 * numba invalidates a cached function only when *its own* source file
   changes; ``chain_block`` links every kernel from other files, so an edited
   kernel would keep running stale inside a cached chain.  We therefore cache
-  into a directory keyed by a hash of all ``dsp/*.py`` sources.
+  into a directory keyed by a hash of all ``dsp/*.py`` sources and of the
+  package's import name (``masterbox.dsp``): a cached entry names its module
+  and loading it imports that module, so a cache written when the package was
+  the top-level ``dsp`` (before issue 11) must never be found by
+  ``masterbox.dsp``; it failed with "No module named 'dsp'".
 * ``cache=True`` needs a writable directory; with none, decorating raises at
   import ("no locator available").  The box must still start (slower,
   compiling in memory), so we probe and fall back to ``cache=False``.
@@ -38,6 +42,7 @@ def _writable(path: str) -> bool:
 
 def _source_digest() -> str:
     h = hashlib.sha256()
+    h.update(__package__.encode() + b"\0")
     for f in sorted(_HERE.rglob("*.py")):
         h.update(str(f.relative_to(_HERE)).encode())
         h.update(f.read_bytes())

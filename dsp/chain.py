@@ -120,8 +120,22 @@ def chain_block(x_in, y_out, a, ia):
     tone.block(work, n, n0, fs, tgt, anchors, sub_n, a, lay, B_TONE)
     stereo.block(work, n, n0, fs, tgt, a, lay, B_ST)
     ceiling = tgt[P.CEILING_DBTP]
-    limiter.block(work, n, n0, fs, ceiling - MAIN_MARGIN_DB, tgt[P.LIMITER_RELEASE_MS], fir,
-                  a, ia, lay, B_LIM1)
+    # the main limiter's threshold: the ceiling, or the leveler's density
+    # cap (decided every 100 ms; the block is split where it changed, so
+    # the result does not depend on the block size)
+    lev_st = region(a, lay, B_LEV + leveler.ST)
+    thr = min(lev_st[leveler.LIM_CAP_DB], ceiling) - MAIN_MARGIN_DB
+    k = int(lev_st[leveler.LIM_CAP_AT]) - n0
+    if k > 0:
+        thr_old = min(lev_st[leveler.LIM_CAP_OLD_DB], ceiling) - MAIN_MARGIN_DB
+        k = min(k, n)
+        limiter.block(work[:k], k, n0, fs, thr_old, tgt[P.LIMITER_RELEASE_MS], fir,
+                      a, ia, lay, B_LIM1)
+        if k < n:
+            limiter.block(work[k:], n - k, n0 + k, fs, thr, tgt[P.LIMITER_RELEASE_MS], fir,
+                          a, ia, lay, B_LIM1)
+    else:
+        limiter.block(work, n, n0, fs, thr, tgt[P.LIMITER_RELEASE_MS], fir, a, ia, lay, B_LIM1)
     limiter.block(work, n, n0, fs, ceiling - SAFETY_MARGIN_DB, SAFETY_RELEASE_MS, fir,
                   a, ia, lay, B_LIM2)
     mix.block(work, x_in, y_out, n, n0, tgt, a, ia, lay, B_MIX)

@@ -28,8 +28,8 @@ import time
 
 import numpy as np
 
-from dsp import params as P
-from dsp.chain import latency_samples
+from masterbox.dsp import params as P
+from masterbox.dsp.chain import latency_samples
 
 from .errors import MasterboxError
 

@@ -8,7 +8,7 @@ arrows = knobs (genre, intensity), space = bypass, t = target, d = details,
 q = quit.  On q or Ctrl-C everything stops: the daemon first (it saves its
 state), then the server; nothing is left running.
 
-    python -m firmware.box [--frames N]     (make box)
+    python -m masterbox.firmware.box [--frames N]     (make box)
 """
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
               flush=True)
         server = _jackd(name)
         with open(tmp / "daemon.log", "w") as log:
-            daemon = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config",
+            daemon = subprocess.Popen([sys.executable, "-m", "masterbox.firmware.cli", "run", "--config",
                                        str(tmp / "config.yaml")], env=env, stdout=log,
                                       stderr=subprocess.STDOUT, start_new_session=True)
         end = time.monotonic() + 300          # a cold numba cache compiles first
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
             raise RuntimeError("the daemon did not start within 300 s")
         player = Player(name, synth_mix(FS, 24.0))
         player.start()
-        args = [sys.executable, "-m", "firmware.cli", "panel", "--sim", "--socket", sock]
+        args = [sys.executable, "-m", "masterbox.firmware.cli", "panel", "--sim", "--socket", sock]
         if a.frames:
             args += ["--frames", str(a.frames)]
         try:

@@ -76,7 +76,7 @@ def cmd_render(a) -> int:
 def target_warning(res, target_lufs: float, intensity: float) -> str:
     """One line when the output misses the target by more than 1 LU (never a
     silent miss): why, when the leveler's range is the reason."""
-    from dsp.stages.leveler import MAX_BOOST_DB, MAX_CUT_DB
+    from masterbox.dsp.stages.leveler import MAX_BOOST_DB, MAX_CUT_DB
     out = res.out_integrated_lufs
     if intensity <= 0 or not math.isfinite(out) or abs(out - target_lufs) <= 1.0:
         return ""
@@ -119,7 +119,7 @@ def cmd_bench(a) -> int:
     no samples)."""
     t0 = time.perf_counter()
     import numpy as np
-    import dsp
+    from masterbox import dsp
     from . import presets as pr
     t_import = time.perf_counter() - t0
     t_warm = dsp.warmup()
@@ -190,7 +190,7 @@ def cmd_warmup(a) -> int:
     if delay > 0:
         # Test hook: a loaded machine, where even loading a warm cache is slow
         time.sleep(delay)
-    import dsp
+    from masterbox import dsp
     t = dsp.warmup()
     print(f"kernels ready in {t:.1f} s (numba cache {'on' if dsp._jit.CACHE_ENABLED else 'off'})")
     return 0
@@ -271,7 +271,7 @@ def latency_lines(s) -> list:
 
 
 def cmd_panel(a) -> int:
-    from ui import panel as P
+    from masterbox.ui import panel as P
     sock = _socket_path(a)
     if a.snapshots:
         for path in P.write_snapshots(a.snapshots, sock):
@@ -285,7 +285,7 @@ def cmd_panel(a) -> int:
     except ConfigError as e:
         return _err(e)
     logging_setup(cfg)
-    from ui.knobs import GPIOUnavailable
+    from masterbox.ui.knobs import GPIOUnavailable
     try:
         return P.run_hardware(cfg, sock)
     except GPIOUnavailable as e:

@@ -13,7 +13,10 @@ Start-up, as systemd sees it (Type=notify):
      mastering crossfading in when ready;
   3. READY=1 once the stream runs; WATCHDOG=1 only while callbacks advance;
      STATUS= every second.
-SIGTERM: fade out (50 ms), save state, close the stream, exit 0.
+SIGTERM: fade out (50 ms), save state, close the stream, exit 0; if that
+has not finished within STOP_LIMIT_S, every thread's stack goes to stderr
+(the journal) and the process exits 1: a stop is always bounded.
+SIGUSR1: every thread's stack to stderr (faulthandler), and carry on.
 SIGHUP: reload config; parameter-only changes apply live, device/rate/block
 changes reopen the stream; an invalid new config keeps the old one.
 """
@@ -73,7 +76,7 @@ def _lower_priority():
 
 def _warmup_process():
     # niced: on a cold cache it compiles for seconds next to the running audio
-    return subprocess.Popen([sys.executable, "-m", "firmware.cli", "warmup", "--verdict"],
+    return subprocess.Popen([sys.executable, "-m", "masterbox.firmware.cli", "warmup", "--verdict"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=_lower_priority)
 
@@ -109,7 +112,7 @@ _fault_pending = [int(os.environ.get("MASTERBOX_FAULT_AFTER_BLOCKS", "0"))]
 
 
 def _build_chain(params, fs):
-    from dsp import Chain
+    from masterbox.dsp import Chain
     fault_at = _fault_pending[0]
     if fault_at > 0:
         # Test hook (MASTERBOX_FAULT_AFTER_BLOCKS=N): the first chain raises
@@ -228,6 +231,36 @@ class SignalWake:
 
 
 WATCHDOG_STALL_S = 5.0     # under systemd's WatchdogSec=10
+STOP_LIMIT_S = 8.0         # SIGTERM to exit, at most (systemd waits 90 s)
+EXIT_STOP_TIMEOUT = 1
+
+
+def _hang_for_test():
+    """Failure injection for tests/test_hostile.py (MASTERBOX_TEST_HANG_ON_STOP):
+    an orderly stop that never finishes."""
+    threading.Event().wait()
+
+
+def stop_guard(stop: "SignalFlag", limit_s: float = STOP_LIMIT_S) -> threading.Thread:
+    """A daemon thread that, once ``stop`` is set, gives the orderly stop
+    ``limit_s`` and then dumps every thread's stack and exits the process.
+    A full test run once saw the daemon ignore SIGTERM after a SIGHUP storm
+    (not reproduced in 1,500-signal storms since): whatever hangs, the box
+    must still stop, and the dump says where it hung.  It polls a plain
+    flag (a signal handler may not take locks, so it cannot start a timer)."""
+    import faulthandler
+
+    def _guard():
+        while not stop.is_set():
+            time.sleep(0.2)
+        time.sleep(limit_s)
+        sys.stderr.write(f"masterbox: stop took more than {limit_s:.0f} s; thread stacks:\n")
+        sys.stderr.flush()
+        faulthandler.dump_traceback(all_threads=True)
+        os._exit(EXIT_STOP_TIMEOUT)
+    t = threading.Thread(target=_guard, name="stop-guard", daemon=True)
+    t.start()
+    return t
 
 
 def watchdog_health(engine, now: float, cb_seen_at: float):
@@ -344,6 +377,9 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
     stop = SignalFlag()
     reload_req = SignalFlag()
     wake = SignalWake()
+    stop_guard(stop)
+    import faulthandler
+    faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
 
     def on_stop(*_):
         stop.set()
@@ -424,6 +460,8 @@ def run(config_path=None, max_frames: int = 0, socket_path=None, wait_for_device
             wake.wait(1.0)
 
     notify("STOPPING=1")
+    if os.environ.get("MASTERBOX_TEST_HANG_ON_STOP"):
+        _hang_for_test()
     engine.stop()
     if not store.close():
         log.error("exiting with unsaved settings: %s", store.error)
@@ -447,7 +485,7 @@ def _restart_in_place(store, server):
     args = [a for a in sys.argv[1:] if a != "--wait-for-device"]
     logging.shutdown()
     close_on_exec_all()
-    os.execv(sys.executable, [sys.executable, "-m", "firmware.cli", *args, "--wait-for-device"])
+    os.execv(sys.executable, [sys.executable, "-m", "masterbox.firmware.cli", *args, "--wait-for-device"])
 
 
 def close_on_exec_all(keep=(0, 1, 2)) -> int:

@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     import soundfile as sf
 
-    import dsp
+    from masterbox import dsp
 
     from .cli import main as cli_main
     os.makedirs(a.out, exist_ok=True)

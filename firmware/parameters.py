@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import threading
 
-from dsp import params as P
+from masterbox.dsp import params as P
 
 from . import presets as pr
 from .errors import InputError

@@ -264,7 +264,7 @@ def chain_params(preset: Preset, intensity: float, target_lufs: float,
     # imported here, not at the top: the panel loads the config (and so
     # this module) and must not import dsp, whose numba needs W+X memory
     # (masterbox-panel.service has MemoryDenyWriteExecute=yes)
-    from dsp import params as P
+    from masterbox.dsp import params as P
     p = np.zeros(P.N_PARAMS)
     p[P.INTENSITY] = round(float(intensity), 1)
     p[P.TARGET_LUFS] = target_lufs

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dsp import Chain, LoudnessMeter, SUPPORTED_RATES_HZ
-from dsp.design import OCTAVE_CENTRES_HZ
-from dsp.dither import tpdf_dither_block
+from masterbox.dsp import Chain, LoudnessMeter, SUPPORTED_RATES_HZ
+from masterbox.dsp.design import OCTAVE_CENTRES_HZ
+from masterbox.dsp.dither import tpdf_dither_block
 
 from .errors import InputError
 

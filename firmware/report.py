@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsp.design import OCTAVE_CENTRES_HZ
+from masterbox.dsp.design import OCTAVE_CENTRES_HZ
 
 from .errors import InputError
 

@@ -83,13 +83,13 @@ def true_peak_8x_dbtp(y):
 
 @pytest.fixture(scope="session")
 def presets():
-    from firmware import presets as pr
+    from masterbox.firmware import presets as pr
     return pr.load_presets()
 
 
 @pytest.fixture
 def params(presets):
-    from firmware import presets as pr
+    from masterbox.firmware import presets as pr
 
     def make(genre="pop", intensity=5.0, target=-14.0, ceiling=-1.0):
         return pr.chain_params(presets[genre], intensity, target, ceiling)

@@ -37,13 +37,12 @@ def write_config(tmp: Path, **audio) -> Path:
 def env_for(home: Path, **extra):
     env = dict(os.environ)
     env["HOME"] = str(home)
-    env["PYTHONPATH"] = str(ROOT)
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
 
 def masterbox(args, env, **kw):
-    return subprocess.run([sys.executable, "-m", "firmware.cli", *map(str, args)], env=env,
+    return subprocess.run([sys.executable, "-m", "masterbox.firmware.cli", *map(str, args)], env=env,
                           capture_output=True, text=True, cwd=ROOT, **kw)
 
 
@@ -62,7 +61,7 @@ def find_offset(y, ref, probe=24000, max_off=16384):
 
 def start_daemon(cfg, env, **popen_kw):
     """``masterbox run --config cfg`` as a child process."""
-    return subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config", str(cfg)],
+    return subprocess.Popen([sys.executable, "-m", "masterbox.firmware.cli", "run", "--config", str(cfg)],
                             env=env, cwd=ROOT, **popen_kw)
 
 

@@ -114,12 +114,12 @@ def signals(fs: int) -> dict:
 
 
 def preset_params(presets, genre: str, intensity: float) -> np.ndarray:
-    from firmware import presets as pr
+    from masterbox.firmware import presets as pr
     return pr.chain_params(presets[genre], intensity, TARGET_LUFS, CEILING_DBTP)
 
 
 def render(fs: int, params: np.ndarray, x: np.ndarray, block: int) -> np.ndarray:
-    from dsp import Chain
+    from masterbox.dsp import Chain
     ch = Chain(fs, params)
     out = np.empty_like(x)
     for s in range(0, x.shape[0], block):
@@ -132,7 +132,7 @@ def key(sig: str, genre: str, intensity: float, fs: int) -> str:
 
 
 def compute(block: int = 4096) -> dict:
-    from firmware import presets as pr
+    from masterbox.firmware import presets as pr
     presets = pr.load_presets()
     res = {"inputs": {}, "outputs": {}}
     for fs in RATES_HZ:
@@ -150,7 +150,6 @@ if __name__ == "__main__":
         print(__doc__)
         sys.exit(2)
     os.environ.setdefault("NUMBA_CACHE_DIR", "/tmp/masterbox-test-numba")
-    sys.path.insert(0, str(HERE.parent))
     res = compute()
     HASH_FILE.write_text(json.dumps(res, indent=1, sort_keys=True) + "\n")
     print(f"wrote {len(res['outputs'])} output hashes to {HASH_FILE}")

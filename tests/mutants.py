@@ -192,7 +192,8 @@ def main(argv: list[str]) -> int:
     # float) reads other memory in nopython code: make that an IndexError,
     # not undefined behaviour that may pass or hang
     os.environ.setdefault("NUMBA_BOUNDSCHECK", "1")
-    sys.path.insert(0, str(ROOT))          # the dsp/ being mutated, not an installed copy
+    # masterbox.dsp is this checkout's dsp/ (the editable install): the
+    # files being mutated, not an installed copy
     files = mutated_files()
     rx = focus_regex(files)
     if "--which" in argv:
@@ -202,9 +203,9 @@ def main(argv: list[str]) -> int:
     if "--which" in argv:
         args.append("--collect-only")
     rc = int(pytest.main(args, plugins=[Order(rx)]))
-    if files and "dsp._jit" in sys.modules:
+    if files and "masterbox.dsp._jit" in sys.modules:
         # a mutant's numba cache (keyed on its source hash) is never hit again
-        d = sys.modules["dsp._jit"].CACHE_DIR
+        d = sys.modules["masterbox.dsp._jit"].CACHE_DIR
         if d:
             shutil.rmtree(d, ignore_errors=True)
     return rc

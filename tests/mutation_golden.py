@@ -24,7 +24,7 @@ ORDER = ("step", "isp", "pink", "silence")
 
 @pytest.fixture(scope="module")
 def presets():
-    from firmware import presets as pr
+    from masterbox.firmware import presets as pr
     return pr.load_presets()
 
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from dsp import params as P
-from dsp.chain import Chain
+from masterbox.dsp import params as P
+from masterbox.dsp.chain import Chain
 
 FS = 48000
 T_SWITCH_S = 1.0
@@ -126,7 +126,7 @@ def test_a_switch_does_not_click(params, genre):
 def test_bypass_end_state_is_the_input_bit_for_bit(params):
     """After a switch to bypass has finished, the output is the input,
     delayed by the latency, sample for sample (0 dB dry gain)."""
-    from dsp.chain import latency_samples
+    from masterbox.dsp.chain import latency_samples
     rng = np.random.default_rng(5)
     x = (0.1 * rng.standard_normal(int(T_END_S * FS))).astype(np.float32)
     p = params("pop", 5.0)

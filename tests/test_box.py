@@ -1,4 +1,4 @@
-"""`make box` (python -m firmware.box) under a real pty: the daemon on a
+"""`make box` (python -m masterbox.firmware.box) under a real pty: the daemon on a
 private JACK dummy server plays the demo mix through the chain, the panel
 simulator follows it, keys reach the daemon, q stops everything and leaves
 no server or daemon behind (issue 11, item 11)."""
@@ -33,8 +33,8 @@ def test_box_plays_follows_keys_and_leaves_nothing(tmp_path):
     pid, fd = pty.fork()
     if pid == 0:
         os.chdir(ROOT)
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        os.execve(sys.executable, [sys.executable, "-m", "firmware.box"], env)
+        env = dict(os.environ)
+        os.execve(sys.executable, [sys.executable, "-m", "masterbox.firmware.box"], env)
     out = b""
     seen = set()
 

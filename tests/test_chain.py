@@ -5,8 +5,8 @@ import pytest
 from scipy import signal
 
 from conftest import true_peak_8x_dbtp
-from dsp import Chain
-from dsp import params as P
+from masterbox.dsp import Chain
+from masterbox.dsp import params as P
 
 FS = 48000
 
@@ -148,9 +148,10 @@ def test_bypass_is_latency_matched_and_crossfaded(params):
     ch.targets[P.BYPASS] = 1.0
     y = ch.process(x)
     lat = ch.latency_samples
-    # two crossfades and the compensator's morph (stages.mix), then bit exact
-    from dsp.stages import mix
-    ramp = int((2 * mix.RAMP_MS + mix.MORPH_MS) * 1e-3 * FS) + 2 * 32
+    # the compensator's run-in, two crossfades and its morph (stages.mix),
+    # then bit exact
+    from masterbox.dsp.stages import mix
+    ramp = int((mix.WARM_MS + 2 * mix.RAMP_MS + mix.MORPH_MS) * 1e-3 * FS) + 2 * 32
     np.testing.assert_array_equal(y[lat + ramp:], x[ramp:-lat])
 
 

@@ -11,13 +11,13 @@ from conftest import true_peak_8x_dbtp
 
 
 def mb(*args):
-    return subprocess.run([sys.executable, "-m", "firmware.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "masterbox.firmware.cli", *map(str, args)],
                           capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
 def music(tmp_path_factory):
-    from firmware.demo import synth_mix
+    from masterbox.firmware.demo import synth_mix
     d = tmp_path_factory.mktemp("cli")
     p = d / "mix.wav"
     sf.write(p, synth_mix(48000, 12.0), 48000, subtype="FLOAT")
@@ -53,7 +53,7 @@ def test_render_is_block_size_independent(music, tmp_path):
 
 
 def test_mono_and_pcm16_with_dither(tmp_path):
-    from firmware.demo import synth_mix
+    from masterbox.firmware.demo import synth_mix
     src = tmp_path / "m.wav"
     sf.write(src, synth_mix(44100, 8.0)[:, 0], 44100, subtype="PCM_16")
     out = tmp_path / "o.wav"

@@ -14,7 +14,7 @@ import soundfile as sf
 
 from daemon_util import (ROOT, alsa_home, env_for, find_offset, masterbox, read_raw, start_daemon,
                          wait_for_socket, write_config)
-from dsp.chain import latency_samples
+from masterbox.dsp.chain import latency_samples
 
 LAT = latency_samples(48000)       # the chain's fixed latency at the rig's rate
 
@@ -28,14 +28,14 @@ if ctypes.util.find_library("portaudio") is None:
 @pytest.fixture(scope="module")
 def warm_cache():
     # the daemon runs from the first sample only with a warm kernel cache
-    r = subprocess.run([sys.executable, "-m", "firmware.cli", "warmup"], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "masterbox.firmware.cli", "warmup"], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
 
 @pytest.fixture
 def rig(tmp_path, warm_cache):
-    from firmware.demo import synth_mix
+    from masterbox.firmware.demo import synth_mix
     x = synth_mix(48000, 6.0)
     x.tofile(tmp_path / "in.raw")
     sf.write(tmp_path / "in.wav", x, 48000, subtype="FLOAT")

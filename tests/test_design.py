@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from dsp import design as D
-from dsp import params as P
+from masterbox.dsp import design as D
+from masterbox.dsp import params as P
 
 
 def response_db(c, f, fs):
@@ -82,7 +82,7 @@ def test_band_split_sums_flat(fs, xo):
     """The production 4-band tree (LR2 low split, LR4 above, with the
     compensating all-passes)
     sums to a flat magnitude: the FFT of its bands' summed impulse response."""
-    from dsp.stages import multiband
+    from masterbox.dsp.stages import multiband
     xo_sos = np.zeros(multiband.XO_ROWS * 5)
     cur = np.zeros(P.N_PARAMS)
     cur[P.XOVER_HZ:P.XOVER_HZ + 3] = xo

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("luma.oled")
-from ui.display import Display, make_device  # noqa: E402
-from ui.panel import DEMO_STATUS  # noqa: E402
-from ui.screens import UiState, render  # noqa: E402
+from masterbox.ui.display import Display, make_device  # noqa: E402
+from masterbox.ui.panel import DEMO_STATUS  # noqa: E402
+from masterbox.ui.screens import UiState, render  # noqa: E402
 
 
 class RecordingBus:

@@ -12,7 +12,7 @@ FS = 48000
 
 
 def mb(*args):
-    return subprocess.run([sys.executable, "-m", "firmware.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "masterbox.firmware.cli", *map(str, args)],
                           capture_output=True, text=True, timeout=600)
 
 

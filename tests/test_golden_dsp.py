@@ -13,7 +13,7 @@ def golden():
 
 @pytest.fixture(scope="module")
 def presets():
-    from firmware import presets as pr
+    from masterbox.firmware import presets as pr
     return pr.load_presets()
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from firmware.errors import ConfigError
-from ui.pins import HEADER_PIN, load_pins
+from masterbox.firmware.errors import ConfigError
+from masterbox.ui.pins import HEADER_PIN, load_pins
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLE = {"A (CLK)": "a", "B (DT)": "b", "push (SW)": "push"}

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from dsp import Chain
+from masterbox.dsp import Chain
 
 FS = 48000
 
@@ -33,7 +33,7 @@ def test_snapshot_flags_an_unreachable_target(params):
 def render(tmp_path, level_dbfs, target):
     src = tmp_path / "in.wav"
     sf.write(src, noise(12.0, level_dbfs), FS, subtype="FLOAT")
-    return subprocess.run([sys.executable, "-m", "firmware.cli", "render", str(src),
+    return subprocess.run([sys.executable, "-m", "masterbox.firmware.cli", "render", str(src),
                            str(tmp_path / "out.wav"), "--target", str(target)],
                           capture_output=True, text=True, timeout=300)
 
@@ -54,8 +54,8 @@ def test_render_is_quiet_when_the_target_is_met(tmp_path):
 
 def test_panel_shows_the_target_inverted_when_unreachable():
     pytest.importorskip("luma.core")
-    from ui.panel import DEMO_STATUS
-    from ui.screens import UiState, home
+    from masterbox.ui.panel import DEMO_STATUS
+    from masterbox.ui.screens import UiState, home
     ok = np.array(home(dict(DEMO_STATUS), UiState()).convert("L"))
     miss = np.array(home(dict(DEMO_STATUS, target_unreachable=True), UiState()).convert("L"))
     corner_ok = ok[0:9, 116:].astype(bool)

@@ -16,8 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def mb(*args, env=None, timeout=600):
     e = dict(os.environ if env is None else env)
-    e.setdefault("PYTHONPATH", str(ROOT))
-    return subprocess.run([sys.executable, "-m", "firmware.cli", *map(str, args)], env=e,
+    return subprocess.run([sys.executable, "-m", "masterbox.firmware.cli", *map(str, args)], env=e,
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
@@ -34,7 +33,7 @@ def one_line(r, expect):
 
 @pytest.fixture
 def song(tmp_path):
-    from firmware.demo import synth_mix
+    from masterbox.firmware.demo import synth_mix
     p = tmp_path / "song.wav"
     sf.write(p, synth_mix(48000, 1.5), 48000, subtype="FLOAT")
     return p
@@ -121,10 +120,10 @@ def test_write_error_mid_render_is_one_line_and_keeps_the_old_output(song, tmp_p
     full disk would give ENOSPC).  Before: traceback, exit 1, a truncated file."""
     out = tmp_path / f"out{ext}"
     out.write_bytes(b"previous render")
-    e = dict(os.environ, PYTHONPATH=str(ROOT))
-    r = subprocess.run([sys.executable, "-m", "firmware.cli", "render", song, out, "--pcm"]
+    e = dict(os.environ)
+    r = subprocess.run([sys.executable, "-m", "masterbox.firmware.cli", "render", song, out, "--pcm"]
                        if ext == ".wav" else
-                       [sys.executable, "-m", "firmware.cli", "render", song, out], env=e,
+                       [sys.executable, "-m", "masterbox.firmware.cli", "render", song, out], env=e,
                        capture_output=True, text=True, timeout=600, cwd=ROOT,
                        preexec_fn=_small_file_limit)
     if r.returncode == 0:
@@ -149,7 +148,8 @@ def test_report_to_a_bad_path_is_refused_before_work(song, tmp_path, where):
 
 def test_report_without_matplotlib_names_the_extra(song, tmp_path):
     """A real interpreter whose import path holds every installed package but
-    matplotlib (symlinks to the venv's site-packages, ``-S``: no site hooks)."""
+    matplotlib (symlinks to the venv's site-packages, ``-S``: no site hooks,
+    so masterbox is a folder of symlinks to this checkout's packages)."""
     import numpy
     site = Path(numpy.__file__).resolve().parents[1]
     lib = tmp_path / "site"
@@ -158,11 +158,14 @@ def test_report_without_matplotlib_names_the_extra(song, tmp_path):
         if entry.name.startswith(("matplotlib", "mpl_toolkits")) or entry.suffix == ".pth":
             continue
         (lib / entry.name).symlink_to(entry)
-    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{lib}")
+    (lib / "masterbox").mkdir()
+    for pkg in ("dsp", "firmware", "ui"):
+        (lib / "masterbox" / pkg).symlink_to(ROOT / pkg)
+    env = dict(os.environ, PYTHONPATH=str(lib))
     probe = subprocess.run([sys.executable, "-S", "-c", "import matplotlib"], env=env,
                            capture_output=True, text=True)
     assert probe.returncode != 0            # really absent
-    r = subprocess.run([sys.executable, "-S", "-m", "firmware.cli", "render", song,
+    r = subprocess.run([sys.executable, "-S", "-m", "masterbox.firmware.cli", "render", song,
                         tmp_path / "o.wav", "--report", tmp_path / "r.png"], env=env,
                        capture_output=True, text=True, cwd=ROOT, timeout=600)
     one_line(r, "masterbox[report]")
@@ -413,8 +416,8 @@ def test_fuzz_state_files_give_defaults_and_one_warning(tmp_path):
         _place(d / "state.json", content)
     code = (
         "import logging, sys, json\n"
-        "from firmware.state import load_state\n"
-        "from firmware import presets as pr\n"
+        "from masterbox.firmware.state import load_state\n"
+        "from masterbox.firmware import presets as pr\n"
         "logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s', stream=sys.stdout)\n"
         "ps = pr.load_presets()\n"
         "D = {'genre': 'rock', 'intensity': 6.0, 'target_lufs': -14.0, 'ceiling_dbtp': -1.0, 'bypass': False}\n"
@@ -423,7 +426,7 @@ def test_fuzz_state_files_give_defaults_and_one_warning(tmp_path):
         f"    st = load_state('{tmp_path}/' + name + '/state.json', D, ps)\n"
         "    print('RESULT', json.dumps(st == D), flush=True)\n")
     r = subprocess.run([sys.executable, "-c", code, *STATE_CASES], capture_output=True, text=True,
-                       timeout=60, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                       timeout=60, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]
     blocks = r.stdout.split("CASE ")[1:]
     assert len(blocks) == len(STATE_CASES)
@@ -449,7 +452,7 @@ needs_portaudio = pytest.mark.skipif(ctypes.util.find_library("portaudio") is No
 
 @pytest.fixture(scope="module")
 def warm_cache():
-    r = subprocess.run([sys.executable, "-m", "firmware.cli", "warmup"], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "masterbox.firmware.cli", "warmup"], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
@@ -458,7 +461,7 @@ def warm_cache():
 def live(tmp_path, warm_cache):
     """(tmp, env, cfg): a config for a daemon that runs until stopped
     (input and output are files; output to /dev/null)."""
-    from firmware.demo import synth_mix
+    from masterbox.firmware.demo import synth_mix
     synth_mix(48000, 2.0).tofile(tmp_path / "in.raw")
     env = env_for(alsa_home(tmp_path, out_file=None))
     return tmp_path, env, write_config(tmp_path)
@@ -707,7 +710,7 @@ def daemon(live):
 def test_client_cap_busy_line_and_idle_eviction(daemon):
     """Before: one thread per connection, no cap (3000 idle connections left
     ~2800 threads and status unreachable)."""
-    from firmware.control import MAX_CLIENTS, query_status
+    from masterbox.firmware.control import MAX_CLIENTS, query_status
     p, sock, env, tmp = daemon
     idle = [_connect(sock) for _ in range(MAX_CLIENTS)]
     time.sleep(0.1)
@@ -757,7 +760,7 @@ def test_long_line_is_refused_and_closed(daemon):
 
 @needs_portaudio
 def test_read_timeout_and_early_hangups(daemon):
-    from firmware.control import CLIENT_TIMEOUT_S
+    from masterbox.firmware.control import CLIENT_TIMEOUT_S
     p, sock, env, tmp = daemon
     s = _connect(sock, timeout=CLIENT_TIMEOUT_S + 5)
     s.sendall(b'{"cmd": "sta')                   # half a request, then nothing
@@ -841,12 +844,12 @@ def test_cli_and_panel_survive_bad_replies(tmp_path, case):
             one_line(r, expect)
         code = ("import sys, logging\n"
                 "logging.basicConfig(level=logging.WARNING)\n"
-                "from ui.panel import Panel\n"
+                "from masterbox.ui.panel import Panel\n"
                 f"p = Panel({str(path)!r})\n"
                 "p.tick(0.0); p.tick(10.0)\n"
                 "print('STATUS', p.status)\n")
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                           env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)
+                           timeout=60)
         assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
         assert "STATUS None" in r.stdout
     finally:
@@ -1180,7 +1183,7 @@ def test_watchdog_pings_while_waiting_for_the_device(live, device):
         cfg.write_text(cfg.read_text().replace("input_device: mbloop", "input_device: nosuchcard"))
     rx = NotifyReceiver(tmp / "notify.sock")
     env = dict(env, NOTIFY_SOCKET=rx.path)
-    p = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config", str(cfg),
+    p = subprocess.Popen([sys.executable, "-m", "masterbox.firmware.cli", "run", "--config", str(cfg),
                           "--wait-for-device"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     sock = tmp / "control.sock"
     try:
@@ -1214,8 +1217,8 @@ def test_watchdog_pings_while_waiting_for_the_device(live, device):
 # ------------------------------------------------------ 10. one typed status
 
 def test_status_record_is_tolerant_and_truthful():
-    from firmware.notify import status_line
-    from firmware.status import Status
+    from masterbox.firmware.notify import status_line
+    from masterbox.firmware.status import Status
     eng = {"state": "running", "samplerate": 48000, "blocksize": 128, "latency_ms": 1.5,
            "short_term_lufs": -300.7, "integrated_lufs": float("-inf"), "momentary_lufs": -23.0,
            "true_peak_dbtp": -758.6, "gain_reduction_db": float("nan"), "mystery": 1}
@@ -1295,8 +1298,8 @@ def test_silence_shows_a_dash_not_minus_300(tmp_path, warm_cache, jack_server):
 
 def test_oled_home_shows_unsaved_settings_and_refused_config():
     pytest.importorskip("luma.core")
-    from ui.panel import DEMO_STATUS
-    from ui.screens import UiState, render
+    from masterbox.ui.panel import DEMO_STATUS
+    from masterbox.ui.screens import UiState, render
     base = np.array(render(dict(DEMO_STATUS), UiState()).convert("1"))
     unsaved = np.array(render(dict(DEMO_STATUS, state_save_error="cannot save"), UiState()).convert("1"))
     cfg = np.array(render(dict(DEMO_STATUS, config_error="x.yaml:1: bad"), UiState()).convert("1"))
@@ -1322,14 +1325,41 @@ def test_signal_storm_then_sigterm_exits(daemon):
     except subprocess.TimeoutExpired:
         p.kill()
         pytest.fail("the daemon ignored SIGTERM after a signal storm")
-    assert p.returncode == 0 and time.monotonic() - t0 < 5
+    err = p.stderr.read()
+    # a hang shows as the stop guard's exit 1 with every thread's stack
+    assert p.returncode == 0 and time.monotonic() - t0 < 5, (p.returncode, err[-4000:])
+
+
+@needs_portaudio
+def test_a_stop_that_hangs_is_bounded_and_says_where(live):
+    """Whatever hangs after SIGTERM (here: the main thread stopped with
+    SIGSTOP would hang everything, so instead the orderly stop is made to
+    block on a lock the test holds, through a config the daemon reads
+    last), the stop guard ends the process within STOP_LIMIT_S and writes
+    every thread's stack to stderr.  Before: a hung stop hung forever."""
+    from masterbox.firmware.daemon import STOP_LIMIT_S
+    tmp, env, cfg = live
+    env = dict(env, MASTERBOX_TEST_HANG_ON_STOP="1")
+    p = start_daemon(cfg, env, stderr=subprocess.PIPE, text=True)
+    sock = tmp / "control.sock"
+    assert wait_for_socket(sock, 30)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=STOP_LIMIT_S + 10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        pytest.fail("a hung stop was not bounded")
+    err = p.stderr.read()
+    assert p.returncode == 1 and STOP_LIMIT_S - 1 < time.monotonic() - t0 < STOP_LIMIT_S + 5
+    assert "stop took more than" in err and "Thread 0x" in err and "_hang_for_test" in err, err[-3000:]
 
 
 # ------------------------------------------- 7. the warm-up wait: its verdict
 
 def _run_until_audio(tmp, env, cfg, timeout=120):
     """Start the daemon, return (stderr lines up to 'audio running', process)."""
-    p = subprocess.Popen([sys.executable, "-m", "firmware.cli", "run", "--config", str(cfg)],
+    p = subprocess.Popen([sys.executable, "-m", "masterbox.firmware.cli", "run", "--config", str(cfg)],
                          env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     lines = []
     end = time.monotonic() + timeout

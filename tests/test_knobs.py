@@ -8,8 +8,8 @@ import pytest
 pytest.importorskip("gpiozero")
 from gpiozero.pins.mock import MockFactory  # noqa: E402
 
-from ui.knobs import Knobs  # noqa: E402
-from ui.pins import load_pins  # noqa: E402
+from masterbox.ui.knobs import Knobs  # noqa: E402
+from masterbox.ui.pins import load_pins  # noqa: E402
 
 PINS = load_pins()
 

@@ -11,8 +11,8 @@ import pytest
 from scipy import signal
 
 import naive
-from dsp import Chain
-from dsp.design import k_weighting
+from masterbox.dsp import Chain
+from masterbox.dsp.design import k_weighting
 
 FS = 48000
 T = -14.0

@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 
 from conftest import music_files, true_peak_8x_dbtp
-from dsp import Chain
+from masterbox.dsp import Chain
 
 
 def sig(name, fs):
@@ -58,7 +58,7 @@ def test_music_stays_under_ceiling(params, genre, target):
     files = music_files()
     if not files:
         # no dev music on this machine: a synthetic mix stands in
-        from firmware.demo import synth_mix
+        from masterbox.firmware.demo import synth_mix
         mixes = [(synth_mix(48000, 20.0), 48000)]
     else:
         mixes = [sf.read(f, dtype="float32") for f in files[:3]]

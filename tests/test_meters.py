@@ -5,8 +5,8 @@ import pyloudnorm
 import pytest
 
 import naive
-from dsp import LoudnessMeter
-from dsp.design import k_weighting
+from masterbox.dsp import LoudnessMeter
+from masterbox.dsp.design import k_weighting
 
 FS = 48000
 
@@ -150,7 +150,7 @@ def test_momentary_equals_naive_and_streaming_equals_batch():
 def test_unit_helpers_against_their_definitions():
     """dB and LUFS helpers against numpy spellings of their definitions
     (BS.1770-4 eq. 2: L = -0.691 + 10 log10 P)."""
-    from dsp import units as U
+    from masterbox.dsp import units as U
     for v in (1e-6, 0.5, 1.0, 3.0):
         db = 20.0 * np.log10(v)
         lufs = -0.691 + 10.0 * np.log10(v)

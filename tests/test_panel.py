@@ -14,10 +14,10 @@ import pytest
 pytest.importorskip("luma.core")
 from daemon_util import (ROOT, alsa_home, env_for, masterbox, start_daemon,  # noqa: E402
                          wait_for_socket, write_config)
-from firmware.control import ControlError  # noqa: E402
-from firmware.parameters import Parameters  # noqa: E402
-from ui.panel import Panel, to_text  # noqa: E402
-from ui.screens import UiState, render  # noqa: E402
+from masterbox.firmware.control import ControlError  # noqa: E402
+from masterbox.firmware.parameters import Parameters  # noqa: E402
+from masterbox.ui.panel import Panel, to_text  # noqa: E402
+from masterbox.ui.screens import UiState, render  # noqa: E402
 
 
 class MemoryDaemon:
@@ -128,7 +128,7 @@ def test_text_frames_are_the_image():
 
 def test_simulator_in_a_terminal_drives_a_real_daemon(tmp_path):
     """The simulator under a real pty: arrow keys and space reach the daemon."""
-    from firmware.demo import synth_mix
+    from masterbox.firmware.demo import synth_mix
     synth_mix(48000, 2.0).tofile(tmp_path / "in.raw")
     env = env_for(alsa_home(tmp_path, out_file=None))
     d = start_daemon(write_config(tmp_path), env, stdout=subprocess.DEVNULL,
@@ -139,7 +139,7 @@ def test_simulator_in_a_terminal_drives_a_real_daemon(tmp_path):
         pid, fd = pty.fork()
         if pid == 0:
             os.chdir(ROOT)
-            os.execve(sys.executable, [sys.executable, "-m", "firmware.cli", "panel", "--sim",
+            os.execve(sys.executable, [sys.executable, "-m", "masterbox.firmware.cli", "panel", "--sim",
                                        "--socket", str(sock)], env)
         out = b""
 
@@ -186,8 +186,7 @@ def test_panel_without_a_gpio_library_exits_2_in_one_line(tmp_path, factory, lib
     cfg.write_text(f"panel: {{pins_file: {tmp_path}/none.yaml, pin_factory: {factory}}}\n"
                    f"state_file: {tmp_path}/state.json\npresets_dirs: []\n")
     env = {k: v for k, v in os.environ.items() if k != "GPIOZERO_PIN_FACTORY"}
-    env["PYTHONPATH"] = str(ROOT)
-    r = subprocess.run([sys.executable, "-m", "firmware.cli", "panel", "--config", cfg,
+    r = subprocess.run([sys.executable, "-m", "masterbox.firmware.cli", "panel", "--config", cfg,
                         "--socket", tmp_path / "none.sock"], env=env, capture_output=True,
                        text=True, timeout=120, cwd=ROOT)
     lines = r.stderr.strip().splitlines()
@@ -205,10 +204,11 @@ def test_panel_process_never_imports_numba():
     llvmlite refuses to import without W+X memory.  Before: loading the config
     imported firmware.presets -> dsp -> numba, so under systemd the panel died
     at start ("cannot allocate executable memory", seen in systemd-nspawn)."""
-    code = ("import sys\nfrom firmware import cli, config\nfrom ui import panel, knobs, display, pins\n"
+    code = ("import sys\nfrom masterbox.firmware import cli, config\n"
+            "from masterbox.ui import panel, knobs, display, pins\n"
             f"config.load_config({str(ROOT / 'hardware' / 'config.yaml')!r})\n"
-            "print(sorted(m for m in ('numba', 'llvmlite', 'dsp') if m in sys.modules))")
+            "print(sorted(m for m in ('numba', 'llvmlite', 'masterbox.dsp') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                       env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+                       timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]", r.stdout

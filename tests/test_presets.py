@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from dsp import params as P
-from firmware import presets as pr
-from firmware.errors import ConfigError, InputError
+from masterbox.dsp import params as P
+from masterbox.firmware import presets as pr
+from masterbox.firmware.errors import ConfigError, InputError
 
 
 def test_builtins_load_and_cover_the_genres(presets):

@@ -34,7 +34,7 @@ def jackd():
 
 @pytest.fixture(scope="module")
 def warm_cache():
-    r = subprocess.run([sys.executable, "-m", "firmware.cli", "warmup"], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "masterbox.firmware.cli", "warmup"], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
@@ -122,7 +122,7 @@ def test_realtime_run_on_jack(jackd, warm_cache, tmp_path):
         assert lags, "no bit-exact lag: the transparent path is not transparent"
         lag = lags[0]
         chain = round(status["latency_ms"] * FS / 1000)
-        from dsp.chain import latency_samples
+        from masterbox.dsp.chain import latency_samples
         assert chain == latency_samples(FS)
         # the rest of the loop is buffering in whole blocks (JACK period, PortAudio adapter)
         assert (lag - chain) % 128 == 0, (lag, chain)       # whole blocks (PortAudio adapts 128 to 256)

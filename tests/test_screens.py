@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("luma.core")
-from ui.panel import DEMO_STATUS, snapshot_set  # noqa: E402
-from ui.screens import FONT, UiState, W, choose, render, text_width  # noqa: E402
+from masterbox.ui.panel import DEMO_STATUS, snapshot_set  # noqa: E402
+from masterbox.ui.screens import FONT, UiState, W, choose, render, text_width  # noqa: E402
 
 GOLDEN = Path(__file__).parent / "golden" / "panel"
 

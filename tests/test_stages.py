@@ -12,11 +12,11 @@ import pytest
 from scipy import signal
 
 import naive
-from dsp import design as D
-from dsp import params as P
-from dsp.layout import Arena
-from dsp.stages import eq, leveler, limiter, multiband, stereo
-from dsp.truepeak import MAX_BLOCK, oversample_block, oversample_commit, parabola_peak, scratch_sizes
+from masterbox.dsp import design as D
+from masterbox.dsp import params as P
+from masterbox.dsp.layout import Arena
+from masterbox.dsp.stages import eq, leveler, limiter, multiband, stereo
+from masterbox.dsp.truepeak import MAX_BLOCK, oversample_block, oversample_commit, parabola_peak, scratch_sizes
 
 FS = 48000
 K_SMOOTH = 0.5      # parameter glide per tick: irrelevant, targets stay fixed
@@ -49,7 +49,7 @@ def scipy_sos(rows):
 def test_arena_rejects_float_after_int_regions_and_negative_sizes():
     """The layout contract (dsp/layout.py): float regions first, then int
     regions; sizes are not negative."""
-    from dsp.layout import Region
+    from masterbox.dsp.layout import Region
     with pytest.raises(ValueError, match="after an int region"):
         Arena([("s", [Region("f", 1), Region("i", 1, True), Region("g", 1)])])
     with pytest.raises(ValueError, match="negative size"):
@@ -69,7 +69,7 @@ def test_borrowed_regions_read_and_write_the_arena():
     """layout.region / region_rows: views without a reference count, at
     the layout's offsets, for both arenas."""
     import numba
-    from dsp.layout import Region, region, region_rows
+    from masterbox.dsp.layout import Region, region, region_rows
     ar = Arena([("s", [Region("a", 3), Region("w", 6), Region("k", 2, True)])])
 
     @numba.njit

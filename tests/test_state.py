@@ -8,8 +8,7 @@ import time
 
 import numpy as np
 
-from daemon_util import ROOT
-from firmware.state import StateStore, load_state, save_state_atomic
+from masterbox.firmware.state import StateStore, load_state, save_state_atomic
 
 DEFAULTS = {"genre": "pop", "intensity": 5.0, "target_lufs": -14.0, "ceiling_dbtp": -1.0,
             "bypass": False}
@@ -50,8 +49,7 @@ def test_debounced_saves(tmp_path):
 
 SAVER = """
 import sys, itertools
-sys.path.insert(0, {root!r})
-from firmware.state import save_state_atomic
+from masterbox.firmware.state import save_state_atomic
 for i in itertools.count():
     save_state_atomic({path!r}, {{"genre": "jazz" if i % 2 else "rock", "intensity": (i % 100) / 10,
                       "target_lufs": -14.0, "ceiling_dbtp": -1.0, "bypass": bool(i % 3)}})
@@ -63,7 +61,7 @@ def test_kill_9_during_saves_never_corrupts(tmp_path, presets):
     save_state_atomic(p, DEFAULTS)
     rng = np.random.default_rng(0)
     for _ in range(100):
-        proc = subprocess.Popen([sys.executable, "-c", SAVER.format(root=str(ROOT), path=str(p))])
+        proc = subprocess.Popen([sys.executable, "-c", SAVER.format(path=str(p))])
         time.sleep(float(rng.uniform(0.05, 0.25)))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

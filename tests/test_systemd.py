@@ -47,7 +47,7 @@ def test_limits_sized_and_easy_wins():
     """Limits from bench/limits.py (open files <= 36 per process, tasks <= 10,
     604 MB with a cold cache), with room; and the hardening the daemon
     survives under a real systemd (tests/test_systemd_box.py)."""
-    from firmware.control import MAX_CLIENTS
+    from masterbox.firmware.control import MAX_CLIENTS
     d = _directives(UNIT.read_text())
     nofile = int(d["LimitNOFILE"][0])
     assert 36 * 4 <= nofile <= 1024 and nofile > MAX_CLIENTS + 100
@@ -76,7 +76,7 @@ def test_unit_still_reaches_sound_gpio_i2c_and_is_notify():
 
 
 def test_example_config_is_valid(tmp_path):
-    from firmware.config import load_config
+    from masterbox.firmware.config import load_config
     cfg, presets = load_config(ROOT / "hardware" / "config.yaml")
     assert cfg["audio"]["blocksize"] == 128 and cfg["defaults"]["target_lufs"] == -14.0
 

@@ -106,13 +106,14 @@ class Box:
         sh("chroot", r, "sh", "-c", "id masterbox >/dev/null 2>&1 || useradd --system --user-group "
            "--home-dir /var/lib/masterbox --shell /usr/sbin/nologin -G audio,gpio,i2c masterbox")
         # /opt/masterbox/venv: a venv of the system Python 3.11 that sees this
-        # checkout's venv (the daemon's code and dependencies), read-only
+        # checkout's venv (the daemon's code and dependencies; masterbox through
+        # its editable install's finder), read-only
         site = Path(sys.prefix) / "lib" / "python3.11" / "site-packages"
         sh("chroot", r, "/usr/bin/python3.11", "-m", "venv", "--without-pip", "/opt/masterbox/venv")
         (r / "opt/masterbox/venv/lib/python3.11/site-packages/checkout.pth").write_text(
-            f"import sys, site; sys.path.insert(0, {str(ROOT)!r}); site.addsitedir({str(site)!r})\n")
+            f"import site; site.addsitedir({str(site)!r})\n")
         exe = r / "opt/masterbox/venv/bin/masterbox"
-        exe.write_text("#!/opt/masterbox/venv/bin/python\nimport sys\nfrom firmware.cli import main\n"
+        exe.write_text("#!/opt/masterbox/venv/bin/python\nimport sys\nfrom masterbox.firmware.cli import main\n"
                        "sys.exit(main())\n")
         exe.chmod(0o755)
         etc = r / "etc/masterbox"

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from dsp import params as P
-from dsp.design import OCTAVE_CENTRES_HZ
-from dsp.layout import Arena
-from dsp.stages import tone
+from masterbox.dsp import params as P
+from masterbox.dsp.design import OCTAVE_CENTRES_HZ
+from masterbox.dsp.layout import Arena
+from masterbox.dsp.stages import tone
 
 FS = 48000
 
@@ -107,7 +107,7 @@ def test_the_chain_arrives_at_the_target_without_overshoot(params, genre):
     never grows, no band crosses the target by more than 1 dB, the lowest
     band does not move away, and it stays put (last 10 s against the 10 s
     before: < 1 dB drift in any band)."""
-    from dsp.chain import Chain
+    from masterbox.dsp.chain import Chain
     x = coloured_noise(45.0).astype(np.float32)
     target = params(genre)[P.TARGET_SPECTRUM:P.TARGET_SPECTRUM + 10]
     d0, e0 = distance(x[15 * FS:].astype(np.float64), target)

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dsp import params as P
-from dsp.design import OCTAVE_CENTRES_HZ
+from masterbox.dsp import params as P
+from masterbox.dsp.design import OCTAVE_CENTRES_HZ
 
 PRESETS = Path(__file__).resolve().parent.parent / "firmware" / "presets"
 # Elowsson & Friberg 2017: per-Hz fit and their published slope table
@@ -87,7 +87,7 @@ def test_speech_target_is_byrne_1994():
 @pytest.mark.parametrize("genre", sorted(GENRE_PERCUSSION) + ["speech"])
 def test_the_chain_uses_the_yaml_target(params, genre):
     """The parameter vector and the running EQ stage hold the YAML's numbers."""
-    from dsp.chain import Chain
+    from masterbox.dsp.chain import Chain
     p = params(genre, 5.0)
     np.testing.assert_array_equal(p[P.TARGET_SPECTRUM:P.TARGET_SPECTRUM + 10], yaml_target(genre))
     ch = Chain(48000, p)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from dsp import params as P
-from dsp.chain import Chain, latency_samples
+from masterbox.dsp import params as P
+from masterbox.dsp.chain import Chain, latency_samples
 
 FS = 48000
 GENRES = ["acoustic", "classical", "edm", "hiphop", "jazz", "pop", "rock", "speech"]
@@ -35,7 +35,7 @@ def target_noise(target_db, n, level_db, seed=2):
     band level - 10 log10(bandwidth), interpolated in log frequency): a
     programme the genre's adaptive EQ leaves nearly alone, so what is
     measured is the chain's structure."""
-    from dsp.design import OCTAVE_CENTRES_HZ
+    from masterbox.dsp.design import OCTAVE_CENTRES_HZ
     spec = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
     f = np.fft.rfftfreq(n, 1 / FS)
     dens_db = np.asarray(target_db) - 10 * np.log10(np.asarray(OCTAVE_CENTRES_HZ) / np.sqrt(2))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 
-from firmware.errors import MasterboxError
+from masterbox.firmware.errors import MasterboxError
 
 LONG_PUSH_S = 1.5
 INTENSITY_STEP = 0.5

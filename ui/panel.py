@@ -18,9 +18,9 @@ import select
 import sys
 import time
 
-from firmware.control import ControlError, reply_status, request
-from firmware.status import Status
-from firmware.presets import TARGET_ORDER, TARGETS_LUFS
+from masterbox.firmware.control import ControlError, reply_status, request
+from masterbox.firmware.status import Status
+from masterbox.firmware.presets import TARGET_ORDER, TARGETS_LUFS
 
 from .screens import UiState, render
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from firmware.errors import ConfigError
-from firmware.schema import Report, load_yaml_with_lines, validate
+from masterbox.firmware.errors import ConfigError
+from masterbox.firmware.schema import Report, load_yaml_with_lines, validate
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "hardware" / "pins.yaml"
 I2C_PINS = {2: "I2C SDA", 3: "I2C SCL"}

@@ -33,8 +33,8 @@ def render_with_traces(x: np.ndarray, fs: int, genre: str = "pop", intensity: fl
                        target_lufs: float = -14.0, ceiling_dbtp: float = -1.0,
                        block: int = 512) -> Rendered:
     """Master ``x`` (N, 2) with the live chain; snapshot after every 100 ms chunk."""
-    from dsp import Chain
-    from firmware import presets as pr
+    from masterbox.dsp import Chain
+    from masterbox.firmware import presets as pr
     preset = pr.resolve_genre(pr.load_presets(), genre)
     params = pr.chain_params(preset, intensity, target_lufs, ceiling_dbtp)
     chain = Chain(fs, params)

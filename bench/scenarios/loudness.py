@@ -27,7 +27,7 @@ class MeterTrace:
 
 
 def _meter(fs: int):
-    from dsp.meters import LoudnessMeter     # lazy: importing this module stays cheap
+    from masterbox.dsp.meters import LoudnessMeter     # lazy: importing this module stays cheap
     return LoudnessMeter(fs)
 
 

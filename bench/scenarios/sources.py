@@ -193,7 +193,8 @@ def load_dev_music(music_dir=None, fs: int = 48000) -> dict:
         for name in DEV_TRACKS:
             p = d / kind / f"{name}.wav"
             if not p.is_file():
-                raise MissingMaterial(f"{p} missing: run ../shared/material/get-dev-music.sh {d}")
+                raise MissingMaterial(f"{p} missing: run ../shared/material/get-dev-music.sh {d} "
+                                      "(../shared is optional: or put that music there some other way)")
             x, sr = sf.read(p, dtype="float32", always_2d=True)
             if sr != fs:
                 raise ValueError(f"{p}: {sr} Hz, expected {fs}")

@@ -5,7 +5,7 @@ intros and endings, build-ups, crossfades.
 
 * **reference** (the programme's loudness, LUFS): anchored at the first
   sound and at every programme change, then *held*: it follows the gated
-  short-term loudness only slowly (a genre- and intensity-scaled dB/s), and
+  short-term loudness only slowly (a genre-scaled dB/s), and
   only while the music sits within ``programme_change_lu`` of it; passages
   more than ``HOLD_LU`` below it (quiet endings, breakdowns) leave it in
   place, bar a slow drift.  A quiet ending is a quiet passage of the same
@@ -38,6 +38,17 @@ intros and endings, build-ups, crossfades.
   the measured downstream loss (trim), never runs more than 3 LU above
   target (more for genres that keep their range:
   a crescendo is music); releases at most UP_DB_S.
+
+* **density cap** (issue 10, item 3: intensity means "more" in every
+  dimension): the main limiter's threshold, decided here with the gain.
+  The programme's own peak-to-loudness ratio (a sample-peak memory falling
+  PEAK_FALL_DB_S, minus the reference) is kept: the output's peaks may sit
+  at most that far above the target, so a mastered track does not come
+  out with more crest than it went in with (lincity_01: PLR 11.6 in, 12.7
+  out at every intensity); and each intensity step pushes DRIVE_DB_STEP
+  further into the limiter (the tone correction's bass cuts raised the
+  crest factor by up to 1.2 dB from intensity 2 to 10), never below a PLR
+  of PLR_FLOOR_DB.
 
 Decisions every 100 ms on the global sample grid; the applied gain glides
 per control tick (32 samples) and is interpolated per sample.
@@ -92,6 +103,12 @@ TRIM_TAU_S = 4.0
 MAX_TRIM_DB = 6.0
 TRIM_FREEZE_LIMITER_DB = 3.0
 UNREACHABLE_S = 10.0
+PEAK_FALL_DB_S = 0.1        # the programme's peak memory falls this fast
+DRIVE_DB_STEP = 0.2         # the main limiter's drive per intensity step
+PLR_FLOOR_DB = 8.0          # the drive never pushes the peak-to-loudness
+                            # ratio below this (a loud modern master's)
+NO_CAP_DB = 100.0           # LIM_CAP before the first decision: no cap
+CAP_RATE_DB_S = 0.5         # the cap moves at most this fast
 RESERVE_LU = 8.0            # genres that keep their range start a programme
                             # RESERVE_LU x (0.5 - levelling) under target: a
                             # classical opening is rarely its loudest passage        # at a gain limit this long with the target missed: report
@@ -138,7 +155,12 @@ ANCHORS_AT_SUB = 34 # ... as of the last sub-block boundary: a block (<= 4096)
                     # holds at most one boundary (sub-block >= 4410), so a later
                     # stage reading it at that boundary sees the same value
                     # whatever the block size
-N_ST = 35
+SUB_PEAK = 35       # input sample peak over the running sub-block (linear)
+IN_PEAK_DB = 36     # the programme's peak memory, dBFS
+LIM_CAP_DB = 37     # cap on the output's peaks (dBFS) from LIM_CAP_AT on ...
+LIM_CAP_OLD_DB = 38 # ... and before it: the chain splits the limiter's block
+LIM_CAP_AT = 39     # there, so the cap moves on the global grid
+N_ST = 40
 # K slots: per-tick coefficients
 K_FAST, K_DIP, K_APPLY, K_FAST_APPLY, K_PAUSE = range(5)
 
@@ -161,6 +183,8 @@ def init(v, fs_hz: int) -> None:
     st[SUB_MAX_DB] = NEG_INF_LUFS
     st[SUB_MIN_DB] = 0.0
     st[IN_SHORT_LUFS] = NEG_INF_LUFS
+    st[IN_PEAK_DB] = NEG_INF_LUFS
+    st[LIM_CAP_DB] = st[LIM_CAP_OLD_DB] = NO_CAP_DB
 
 
 @helper
@@ -185,8 +209,21 @@ def _levelling(tgt):
 
 
 @kernel
+def _ref_levelling(tgt):
+    """The levelling that sets the reference's pace and the reserve: the
+    genre's own (intensity 5's), at every intensity.  The intensity acts on
+    the macro.  Scaled by intensity, a pop preset at intensity 1 started
+    2.7 dB under target, or (anchored on a quiet opening) 1-2 LU over it,
+    and crept toward it for a minute (LRA 1.0 -> 1.75 LU on fb_duo, 0.55 ->
+    1.5 on a mastered track); at 10 the reference chased a 3 s burst and
+    held the quiet passage after it down (lincity_02: LRA 6.5 -> 7.3 LU
+    from intensity 3 to 10)."""
+    return tgt[P.LEV_LEVELLING]
+
+
+@kernel
 def _reserve_db(tgt):
-    return RESERVE_LU * max(0.5 - _levelling(tgt), 0.0)
+    return RESERVE_LU * max(0.5 - _ref_levelling(tgt), 0.0)
 
 
 @kernel
@@ -365,6 +402,8 @@ def decide(st, ring, mom, dips, tgt, sub_n, chain_out_pow, lim_gr_db):
     change_lu = tgt[P.LEV_CHANGE_LU]
     p_sub = st[ACC] / sub_n
     st[ACC] = 0.0
+    sub_peak = st[SUB_PEAK]
+    st[SUB_PEAK] = 0.0
     sub_lufs = _lufs(p_sub)
     mom_lufs = _momentary_lufs(mom, st, p_sub)
     speech = _speech_likeness(dips, st)
@@ -391,15 +430,33 @@ def decide(st, ring, mom, dips, tgt, sub_n, chain_out_pow, lim_gr_db):
         _push_window(ring, st, p_sub)
         short = mom_lufs
         acquiring = True
-    _follow_reference(st, short, REF_RATE_DB_S * levelling)
+    _follow_reference(st, short, REF_RATE_DB_S * _ref_levelling(tgt))
     if acquiring:
         st[ACQ_LEFT_S] = max(st[ACQ_LEFT_S] - SUB_S, 0.0)
         macro_goal = 0.0
     else:
         dead_band = 2.0 - 0.1 * intensity
-        macro_goal = _macro_want(st, short, min(0.5 * levelling, 0.9), dead_band)
+        # the passage's loudness as the macro sees it: the 3 s window, but
+        # a cut only while the moment is still loud and a lift only while
+        # it is still quiet (the window lags 3 s: after a loud burst it cut
+        # the quiet passage that followed by up to 4 dB at intensity 10,
+        # lincity_02: LRA 6.5 -> 7.3 LU from intensity 3 to 10)
+        # (it only ever shrinks the window's cut or lift, never turns one
+        # into the other: a passage far below stays out of the window)
+        ref_now = st[REF_LUFS]
+        if short > ref_now:
+            seen = max(min(short, mom_lufs), ref_now)
+        else:
+            seen = min(max(short, mom_lufs), ref_now)
+        macro_goal = _macro_want(st, seen, min(0.5 * levelling, 0.9), dead_band)
     if macro_goal > st[MACRO_DB]:
-        st[MACRO_DB] = _approach(st[MACRO_DB], macro_goal, MACRO_UP_DB_S * SUB_S)
+        # careful up above neutral; a cut is given back as fast as it was
+        # taken (at the careful rate, a loud burst's cut lasted into the quiet
+        # passage after it: LRA 6.5 -> 7.3 LU from intensity 3 to 10)
+        if st[MACRO_DB] < 0.0:
+            st[MACRO_DB] = _approach(st[MACRO_DB], min(macro_goal, 0.0), MACRO_DOWN_DB_S * SUB_S)
+        else:
+            st[MACRO_DB] = _approach(st[MACRO_DB], macro_goal, MACRO_UP_DB_S * SUB_S)
     else:
         st[MACRO_DB] = _approach(st[MACRO_DB], macro_goal, MACRO_DOWN_DB_S * SUB_S)
     _trim_update(st, tgt, p_sub, chain_out_pow, lim_gr_db)
@@ -421,6 +478,35 @@ def decide(st, ring, mom, dips, tgt, sub_n, chain_out_pow, lim_gr_db):
     pinned = (st[WANT_DB] >= MAX_BOOST_DB and target - st[REF_LUFS] > MAX_BOOST_DB + 1.0) or \
         (st[WANT_DB] <= MAX_CUT_DB and target - st[REF_LUFS] < MAX_CUT_DB - 1.0)
     st[UNREACH_S] = st[UNREACH_S] + SUB_S if pinned else 0.0
+    _density_cap(st, tgt, sub_peak, intensity)
+
+
+@kernel
+def _density_cap(st, tgt, sub_peak, intensity):
+    """The cap on the output's peaks (see the module docstring): the
+    programme's peak-to-loudness ratio above the target, less the drive."""
+    peak_db = 20.0 * math.log10(max(sub_peak, 1e-10))
+    if st[ANCHORS] != st[ANCHORS_AT_SUB]:
+        st[IN_PEAK_DB] = peak_db            # a new programme: its own peaks
+    else:
+        st[IN_PEAK_DB] = max(peak_db, st[IN_PEAK_DB] - PEAK_FALL_DB_S * SUB_S)
+    target = tgt[P.TARGET_LUFS]
+    ceiling = tgt[P.CEILING_DBTP]
+    drive = DRIVE_DB_STEP * intensity
+    if st[ACQ_LEFT_S] > 0.0:
+        # a programme's first seconds: its peaks and loudness are not known
+        # yet (the first sub-block's peak against the anchor read PLR 8 on
+        # the demo mix and limited 5 dB): the drive only
+        plr = ceiling - target
+    else:
+        plr = st[IN_PEAK_DB] - st[REF_LUFS]
+    cap = min(ceiling, target + plr) - drive
+    cap = max(cap, min(target + PLR_FLOOR_DB, ceiling))
+    if st[LIM_CAP_DB] >= NO_CAP_DB:
+        st[LIM_CAP_DB] = cap
+    else:
+        # a threshold that jumps is a gain that jumps
+        st[LIM_CAP_DB] = _approach(st[LIM_CAP_DB], cap, CAP_RATE_DB_S * SUB_S)
 
 
 @kernel
@@ -443,6 +529,7 @@ def block(buf, n, n0, tgt, sub_n, chain_out_pow, lim_gr_db, fs, a, lay, base):
     zl10, zl11, zr10, zr11 = kw_z[4], kw_z[5], kw_z[6], kw_z[7]
     acc = st[ACC]
     acc_tick = st[ACC_TICK]
+    pk = st[SUB_PEAK]
     g_start = st[G_START]
     g_end = st[G_END]
     for i in range(n):
@@ -460,6 +547,7 @@ def block(buf, n, n0, tgt, sub_n, chain_out_pow, lim_gr_db, fs, a, lay, base):
         yl, zl10, zl11 = biquad_step(b0, b1, b2, b3, b4, zl10, zl11, yl)
         yr, zr10, zr11 = biquad_step(b0, b1, b2, b3, b4, zr10, zr11, yr)
         p = yl * yl + yr * yr
+        pk = max(pk, abs(buf[i, 0]), abs(buf[i, 1]))
         acc += p
         acc_tick += p
         gain = g_start + (g_end - g_start) * (((g % CR) + 1.0) / CR)
@@ -470,14 +558,19 @@ def block(buf, n, n0, tgt, sub_n, chain_out_pow, lim_gr_db, fs, a, lay, base):
             sub_pos = 0
             st[ACC] = acc
             st[ACC_TICK] = acc_tick
+            st[SUB_PEAK] = pk
+            st[LIM_CAP_OLD_DB] = st[LIM_CAP_DB]
+            st[LIM_CAP_AT] = g + 1
             decide(st, ring, mom, dips, tgt, sub_n, chain_out_pow, lim_gr_db)
             st[ANCHORS_AT_SUB] = st[ANCHORS]
             acc = st[ACC]
             acc_tick = st[ACC_TICK]
+            pk = st[SUB_PEAK]
     kw_z[0], kw_z[1], kw_z[2], kw_z[3] = zl00, zl01, zr00, zr01
     kw_z[4], kw_z[5], kw_z[6], kw_z[7] = zl10, zl11, zr10, zr11
     st[ACC] = acc
     st[ACC_TICK] = acc_tick
+    st[SUB_PEAK] = pk
 
 
 def read(v) -> dict:

@@ -28,10 +28,18 @@ move *up*: with the bilinear transform's pre-warping, a corner at 0.49 fs
 leaves at most 19 degrees at 20 kHz (a 0.05 dB dip in the last leg), and a
 moving phase shifts a frequency by (rotation / 360) / time, which is a
 fraction of a per cent above a few hundred Hz; moving down would have swept
-the whole rotation through the bass (a semitone of wobble at 40 Hz).  The
-compensator always runs (its state is always valid), so a switch can start
-or reverse at any sample.  Invariants: WET > 0 only when MORPH = 1 and
-PLAIN = 0; PLAIN > 0 only when MORPH = 0 and WET = 0.
+the whole rotation through the bass (a semitone of wobble at 40 Hz).
+
+The compensator runs only while a switch needs it: resting on wet or on
+dry, nothing reads it, and running it (six all-pass sections with their
+per-sample glide, and a re-design every control tick) cost about a tenth
+of the chain (issue 8).  A switch first runs it for WARM_MS from a
+cleared state before any leg moves: its slowest pole (the LR2 all-pass
+at an 80 Hz crossover, tau = 2 ms) has then decayed by e^-15 (-130 dB),
+so its output is what an always-running compensator would give.  The
+switch starts 30 ms later; once running it can reverse at any sample.
+Invariants: WET > 0 only when MORPH = 1 and PLAIN = 0; PLAIN > 0 only
+when MORPH = 0 and WET = 0.
 """
 from __future__ import annotations
 
@@ -51,6 +59,7 @@ MORPH_MS = 150.0            # the compensator's corner glide
 MORPH_TOP = 0.49            # x fs: corners at the dry end (the designers' clamp)
 DRY_GLIDE = 2.5             # dry-gain glide, per ramp step (~20 ms)
 N_COMP = 3                  # compensator sections: AP1(f1), AP2(f2), AP2(f3)
+WARM_MS = 30.0              # the compensator's run-in before a switch moves
 
 # regions
 DRY, ST, K, COMP, COMP0, COMP_Z, IST = range(7)
@@ -59,15 +68,16 @@ WET, DRY_GAIN, MORPH, PLAIN = range(4)
 N_ST = 4
 # K slots
 K_RAMP, K_MORPH, K_FS = range(3)
-# IST slots
-DRY_POS = 0
+# IST slots: the dry delay's write position; samples the compensator has
+# run since it was (re)started, 0 = idle
+DRY_POS, WARM = range(2)
 
 
 def regions(fs_hz: int, latency_samples: int):
     return [Region("dry", 2 * (latency_samples + 1)), Region("st", N_ST), Region("k", 3),
             Region("comp", 15 + 5 * (N_COMP - 1)), Region("comp0", 15 + 5 * (N_COMP - 1)),
             Region("comp_z", 8 * N_COMP),
-            Region("ist", 1, True)]
+            Region("ist", 2, True)]
 
 
 def wanted_wet(p) -> float:
@@ -77,6 +87,7 @@ def wanted_wet(p) -> float:
 def init(v, fs_hz: int, tgt) -> None:
     fs = float(fs_hz)
     v("k")[:] = [1.0 / (RAMP_MS * 1e-3 * fs), CR / (MORPH_MS * 1e-3 * fs), fs]
+    v("ist")[WARM] = 0
     w = wanted_wet(tgt)
     v("st")[:] = [w, 10.0 ** (tgt[P.BYPASS_MATCH_DB] / 20.0), w, 1.0 - w]
     design_compensator(fs, tgt, w, v("comp"))
@@ -149,32 +160,46 @@ def block(buf, x_in, out, n, n0, tgt, a, ia, lay, base):
     g_dry = st[DRY_GAIN]
     m = st[MORPH]
     u = st[PLAIN]
+    warm_n = int(WARM_MS * 1e-3 * fs)
+    warm = ist[WARM]
     for i in range(n):
         if g_dry != g_want:
             g_dry += ramp_step * DRY_GLIDE * (g_want - g_dry)
             if abs(g_want - g_dry) < 1e-9:
                 g_dry = g_want
+        g = n0 + i
+        # at rest on the side the switch wants: the compensator idles
+        resting = (w == 1.0) if want == 1.0 else (u == 1.0)
+        if resting:
+            warm = 0
+        elif warm == 0:
+            # (re)start it from a cleared state, designed for where it is
+            design_compensator(fs, tgt, m, comp)
+            comp0[:] = comp
+            z[:] = 0.0
+        moving = warm >= warm_n
         # one leg moves at a time (see the module docstring); the
         # compensator follows the crossovers (a genre change) at every tick
-        g = n0 + i
-        if g % CR == 0:
-            if want == 1.0 and u == 0.0 and m < 1.0:
-                m = min(m + morph_step, 1.0)
-            elif want == 0.0 and w == 0.0 and m > 0.0:
-                m = max(m - morph_step, 0.0)
+        if not resting and g % CR == 0:
+            if moving:
+                if want == 1.0 and u == 0.0 and m < 1.0:
+                    m = min(m + morph_step, 1.0)
+                elif want == 0.0 and w == 0.0 and m > 0.0:
+                    m = max(m - morph_step, 0.0)
             comp0[:] = comp
             design_compensator(fs, tgt, m, comp)
         frac = ((g % CR) + 1.0) / CR
-        if want == 1.0:
-            if u > 0.0:
-                u = max(u - ramp_step, 0.0)
-            elif m == 1.0 and w < 1.0:
-                w = min(w + ramp_step, 1.0)
-        else:
-            if w > 0.0:
-                w = max(w - ramp_step, 0.0)
-            elif m == 0.0 and u < 1.0:
-                u = min(u + ramp_step, 1.0)
+        if moving:
+            if want == 1.0:
+                if u > 0.0:
+                    u = max(u - ramp_step, 0.0)
+                elif m == 1.0 and w < 1.0:
+                    w = min(w + ramp_step, 1.0)
+            else:
+                if w > 0.0:
+                    w = max(w - ramp_step, 0.0)
+                elif m == 0.0 and u < 1.0:
+                    u = min(u + ramp_step, 1.0)
         dp = ist[DRY_POS]
         rp = dp - lat
         if rp < 0:
@@ -182,18 +207,24 @@ def block(buf, x_in, out, n, n0, tgt, a, ia, lay, base):
         for ch in range(2):
             dry[ch * dlen + dp] = guard_sample(np.float64(x_in[i, ch]))
             d = dry[ch * dlen + rp] * g_dry if g_dry != 1.0 else dry[ch * dlen + rp]
-            c = compensate(comp0, comp, frac, z, ch, d)
-            if w == 1.0:
-                v = buf[i, ch]
-            elif u == 1.0:
-                v = d
-            elif w > 0.0:
-                v = c + w * w * (3.0 - 2.0 * w) * (buf[i, ch] - c)
+            if resting:
+                v = buf[i, ch] if want == 1.0 else d
             else:
-                v = c + u * u * (3.0 - 2.0 * u) * (d - c)
+                c = compensate(comp0, comp, frac, z, ch, d)
+                if w == 1.0:
+                    v = buf[i, ch]
+                elif u == 1.0:
+                    v = d
+                elif w > 0.0:
+                    v = c + w * w * (3.0 - 2.0 * w) * (buf[i, ch] - c)
+                else:
+                    v = c + u * u * (3.0 - 2.0 * u) * (d - c)
             out[i, ch] = v
+        if not resting and warm < warm_n:
+            warm += 1
         dp += 1
         ist[DRY_POS] = 0 if dp == dlen else dp
+    ist[WARM] = warm
     st[WET] = w
     st[DRY_GAIN] = g_dry
     st[MORPH] = m
@@ -205,6 +236,7 @@ def start_from_dry(v, fs_hz: int, tgt) -> None:
     v("st")[WET] = 0.0
     v("st")[MORPH] = 0.0
     v("st")[PLAIN] = 1.0
+    v("ist")[WARM] = 0
     design_compensator(float(fs_hz), tgt, 0.0, v("comp"))
     v("comp0")[:] = v("comp")
 
