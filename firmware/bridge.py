@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsp import resample as R
+from masterbox.dsp import resample as R
 
 UPDATE_S = 1.0          # the controller's interval (CamillaDSP adjust_period, shorter)
 K_P, K_I = 0.2, 0.004   # CamillaDSP's default gains (PIRateController::new_with_default_gains)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware.bridge import Bridge
+from masterbox.firmware.bridge import Bridge
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "vm"))
 from vmcheck import thd_n_db  # noqa: E402  (the VM drift check's measure, numpy only)

@@ -2,9 +2,9 @@
 how status shows it.  The text fixtures are what the kernel-audio-vm guest
 printed (Debian 6.1 kernel, f_uac2 on dummy_hcd); the live behaviour is
 checked in the VM (`make vm-test`, tests/vm/)."""
-from firmware import gadget as g
-from firmware.cli import latency_lines
-from firmware.status import Status
+from masterbox.firmware import gadget as g
+from masterbox.firmware.cli import latency_lines
+from masterbox.firmware.status import Status
 
 CARDS = """ 0 [Loopback       ]: Loopback - Loopback
                       Loopback 1

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import naive
-from dsp import resample as R
+from masterbox.dsp import resample as R
 
 FS = 48000
 

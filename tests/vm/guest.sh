@@ -21,7 +21,8 @@ python3 -m pip --python $V/bin/python install -q --no-index --no-deps --force-re
 # under emulation).  The mtime is set from the file's content hash instead:
 # same content, same stamp; changed content, another stamp.
 $V/bin/python - <<'PY'
-import hashlib, os, dsp
+import hashlib, os
+from masterbox import dsp
 root = os.path.dirname(dsp.__file__)
 for d, _, files in os.walk(root):
     for f in files:

@@ -28,7 +28,7 @@ try:
 except Exception:   # noqa: BLE001 - no music here: the demo mix
     pass
 if m is None:
-    from firmware.demo import synth_mix
+    from masterbox.firmware.demo import synth_mix
     m = synth_mix(48000, seconds)
 np.save(out, np.clip(np.round(np.asarray(m, np.float64) * 32768.0), -32768, 32767).astype(np.int16))
 print(what)

@@ -103,7 +103,7 @@ class Daemon:
         raise RuntimeError("daemon's control socket did not appear")
 
     def status(self):
-        from firmware.control import query_status
+        from masterbox.firmware.control import query_status
         return query_status(self.sock, timeout=10.0)
 
     def stop(self):
@@ -123,7 +123,7 @@ class Daemon:
 
 
 def params():
-    from firmware import presets as pr
+    from masterbox.firmware import presets as pr
     presets = pr.load_presets([])
     return pr.chain_params(pr.resolve_genre(presets, "rock"), 6.0, pr.parse_target("stream"), -1.0)
 
@@ -131,7 +131,7 @@ def params():
 def dry_output(u):
     """What the engine's dry path plays for input ``u``: ``u`` delayed by
     the chain's latency (a render at intensity 0 is ``u`` bit for bit)."""
-    from dsp.chain import latency_samples
+    from masterbox.dsp.chain import latency_samples
     lat = latency_samples(FS)
     y = np.zeros_like(u)
     y[lat:] = u[:len(u) - lat]
@@ -141,7 +141,7 @@ def dry_output(u):
 def chain_output(u, prm=None):
     """The chain's output for input ``u`` (float32 frames), in 128-frame
     blocks from a fresh chain, uncompensated (as live)."""
-    from dsp import Chain
+    from masterbox.dsp import Chain
     c = Chain(FS, params() if prm is None else prm)
     y = np.zeros_like(u)
     for i in range(0, len(u), 128):
@@ -395,7 +395,7 @@ def check_gadget():
     out["bit_exact"] = bool(len(bad) == 0 and n >= music_frames)
     # latency: host frame s0 entered the daemon as its frame z, left the chain
     # 74 frames later (its latency) and reached the host's input at o + z + 74
-    from dsp.chain import latency_samples
+    from masterbox.dsp.chain import latency_samples
     lat = latency_samples(FS)
     loop = (o + z + lat) - s0
     box = loop - hinfo["host_delay_s_median"] * FS
@@ -505,7 +505,7 @@ def check_interface():
     secs = 20.0 if SHORT else 60.0
     if "Loopback" not in cards():
         sh(". /mnt/share/ci/lib.sh; load_aloop")
-    from firmware.gadget import alsa_card_index
+    from masterbox.firmware.gadget import alsa_card_index
     card = alsa_card_index("Loopback", cards())
     x = test_signal(secs, 0.5)
     player = subprocess.Popen(["aplay", "-q", "-D", "hw:Loopback,0,0", "-t", "raw", "-f", "S16_LE",
@@ -604,7 +604,7 @@ def check_drift():
         return False, {"error": "gadget setup failed"}
     if "Loopback" not in cards():
         sh(". /mnt/share/ci/lib.sh; load_aloop")
-    from firmware.gadget import alsa_card_index
+    from masterbox.firmware.gadget import alsa_card_index
     card = alsa_card_index("Loopback", cards())
     out = {"seconds": secs, "rate_shift_controls": set_rate_shift(card, 100010)}
     t = np.arange(FS)
