@@ -101,3 +101,37 @@ def music_files():
     if not os.path.isdir(d):
         return []
     return sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".wav"))
+
+
+# A test that hangs must fail, not stall CI for its 90 minutes: a planted
+# bug (a `break` turned into `continue` in the limiter's sliding minimum)
+# made a kernel loop forever.  Past TEST_HANG_S, faulthandler prints every
+# thread's stack and ends the run (the slowest test takes ~3 min here).
+TEST_HANG_S = int(os.environ.get("MASTERBOX_TEST_HANG_S", "900"))
+
+
+_HANG_OUT = []
+
+
+def _real_stderr(config):
+    """The terminal's stderr, not pytest's capture file (which the exit
+    discards): the fd the capture manager saved, else sys.stderr."""
+    if not _HANG_OUT:
+        try:
+            fd = config.pluginmanager.getplugin("capturemanager")._global_capturing.err.targetfd_save
+            _HANG_OUT.append(os.fdopen(os.dup(fd), "w"))
+        except Exception:   # noqa: BLE001 - a pytest without that internal: best effort
+            import sys
+            _HANG_OUT.append(sys.stderr)
+    return _HANG_OUT[0]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    import faulthandler
+    out = _real_stderr(item.config)
+    faulthandler.dump_traceback_later(TEST_HANG_S, exit=True, file=out)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
