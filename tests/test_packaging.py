@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("dsp", "firmware", "ui")
@@ -80,6 +81,8 @@ def wheel(tmp_path_factory):
         shutil.copy2(ROOT / f, src / f)
     for top in FOLDERS:
         shutil.copytree(ROOT / top, src / top, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (src / "hardware").mkdir()
+    shutil.copy2(ROOT / "hardware" / "pins.yaml", src / "hardware" / "pins.yaml")
     out = tmp / "dist"
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                         "--no-index", "-q", "-w", str(out), str(src)],
@@ -145,6 +148,18 @@ def test_installed_wheel_imports_from_its_own_folder_only(wheel, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     for p in (ROOT / "firmware" / "presets").glob("*.yaml"):
         assert p.stem in r.stdout, (p.stem, r.stdout)
+    # the panel's default pin map ships too (a wheel without it failed CI's
+    # arm64 step: ConfigError at import of the knob tests)
+    code = ("from masterbox.ui import pins\n"
+            "print(pins.DEFAULT_FILE)\n"
+            "print(sorted((k, sorted(v.items())) for k, v in pins.load_pins().items()))\n")
+    r = subprocess.run([sys.executable, "-S", "-c", code], env=env, cwd=run, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    where, got = r.stdout.splitlines()
+    assert where.startswith(str(target / "masterbox")), where
+    want = yaml.safe_load((ROOT / "hardware" / "pins.yaml").read_text())
+    assert got == str(sorted((k, sorted(v.items())) for k, v in want.items()))
 
 
 def test_numba_cache_of_the_top_level_dsp_is_never_loaded_by_masterbox_dsp(tmp_path):
