@@ -135,3 +135,20 @@ def pytest_runtest_protocol(item, nextitem):
         yield
     finally:
         faulthandler.cancel_dump_traceback_later()
+
+
+# `make mutants` (mutmut 2) writes each mutant into dsp/ in place, the
+# original beside it as <file>.py.bak.  An interrupted run leaves the mutant
+# there: twice a session began on a tree whose limiter had a planted
+# `break -> continue`.  Outside a mutation run (tests/mutants.py sets
+# MASTERBOX_MUTANT_RUN) a test run on such a tree refuses to start.
+def pytest_sessionstart(session):
+    if os.environ.get("MASTERBOX_MUTANT_RUN"):
+        return
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    left = sorted(p.relative_to(root).as_posix() for p in (root / "dsp").rglob("*.py.bak"))
+    if left:
+        pytest.exit(f"{', '.join(left)}: a mutant from an interrupted `make mutants` is in place "
+                    f"beside this original; restore it (mv {left[0]} {left[0][:-4]}) "
+                    f"or run `make mutants` again (it restores first)", returncode=2)

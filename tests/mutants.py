@@ -162,11 +162,41 @@ def report() -> None:
         print(f"{fn:28s} {k:6d} {t:7d} {s:8d} {c['untested']:8d}")
 
 
+def restore_originals() -> list[str]:
+    """Put back every original mutmut left beside its mutant (``.py.bak``):
+    an interrupted run leaves the last mutant in dsp/ (tests/conftest.py
+    refuses to run on such a tree)."""
+    done = []
+    for bak in sorted((ROOT / "dsp").rglob("*.py.bak")):
+        os.replace(bak, bak.with_suffix(""))
+        done.append(str(bak.with_suffix("").relative_to(ROOT)))
+    return done
+
+
 def campaign(argv: list[str]) -> int:
-    """``make mutants``: register, time the baseline, check a sample, report."""
+    """``make mutants``: register, time the baseline, check a sample, report.
+    Restores any mutant left in place, before and after (also when stopped
+    by SIGTERM/SIGHUP/Ctrl-C)."""
+    import signal
+
     def opt(name, default):
         return argv[argv.index(name) + 1] if name in argv else default
     os.chdir(ROOT)
+    for f in restore_originals():
+        print(f"{f}: restored the original (a mutant was left in place by an interrupted run)")
+
+    def stop(signum, _frame):
+        raise SystemExit(128 + signum)
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, stop)
+    try:
+        return _campaign(argv, opt)
+    finally:
+        for f in restore_originals():
+            print(f"{f}: restored the original (run stopped while its mutant was in place)")
+
+
+def _campaign(argv, opt) -> int:
     files = [f for f in opt("--files", ",".join(FOCUS)).split(",") if f]
     types = set(opt("--types", "operator,keyword,and_test,or_test").split(","))
     runner = f"{sys.executable} {Path(__file__).resolve()}"
@@ -188,6 +218,7 @@ def main(argv: list[str]) -> int:
         report()
         return 0
     os.chdir(ROOT)
+    os.environ["MASTERBOX_MUTANT_RUN"] = "1"      # tests/conftest.py: the .bak is expected
     # a mutant that indexes past a region (e.g. an int region declared
     # float) reads other memory in nopython code: make that an IndexError,
     # not undefined behaviour that may pass or hang
