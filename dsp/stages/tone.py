@@ -21,7 +21,10 @@ at which its top edge sits below a quarter of that rate's Nyquist, and a
 must pass, below -62 dB where it would alias onto them) feeds each
 halving.  Filtering every octave at the full rate took 30 biquads a
 sample, a third of the whole chain (issue 8's speed bar); the tree takes
-about 18.
+about 18.  It runs level by level over each run of samples between two
+designs, each band's three sections with their state in locals (through
+memory, every sample's recursion waited on a store and a load): the same
+arithmetic sample for sample, 10-16 % less time for the stage.
 
 Correction (issue 10, item 2): per octave band, want = c x (target -
 programme), both shapes mean-removed, then all shifted together so the
@@ -63,6 +66,7 @@ from .._jit import helper, kernel
 from ..biquad import CR, biquad_tick, one_pole_coef, smooth_params
 from ..design import OCTAVE_CENTRES_HZ, design_peak, k_weighting
 from ..layout import Region, region
+from ..truepeak import MAX_BLOCK
 
 N_OCTAVES = 10
 ADAPT_PERIOD = 1024         # samples between adaptive designs (global grid)
@@ -87,7 +91,7 @@ FIT_STEPS = 12              # bisection steps for the shape's scale (1/4096)
 
 # regions
 (CUR, ANA_SOS, ANA_Z, ANA_POW, WANT, GEQ0, GEQ1, GEQ_Z, INV_B, KW, NEXT, K,
- LP_SOS, LP_Z, LEVEL) = range(15)
+ LP_SOS, LP_Z, LEVEL, ANA_X) = range(16)
 # LEVEL slots: per level L, the first and one-past-last band filtered at
 # fs / 2^L, and that rate's power-averaging coefficient; then the top level
 LV_FIRST, LV_END, LV_KPOW = 0, N_LEVELS, 2 * N_LEVELS
@@ -105,7 +109,8 @@ def regions(fs_hz: int):
             Region("geq_z", N_OCTAVES * 4), Region("inv_b", N_OCTAVES * N_OCTAVES),
             Region("kw", N_OCTAVES), Region("next", N_OCTAVES),
             Region("k", 4), Region("lp_sos", 5 * LP_ORDER),
-            Region("lp_z", N_LEVELS * 2 * LP_ORDER), Region("level", 3 * N_LEVELS + 1)]
+            Region("lp_z", N_LEVELS * 2 * LP_ORDER), Region("level", 3 * N_LEVELS + 1),
+            Region("ana_x", MAX_BLOCK)]
 
 
 def geq_centres_hz(fs: float):
@@ -389,27 +394,79 @@ def _fits(raw, ana_pow, kw, s):
 
 
 @helper
-def analyse_tick(g, m, ana_sos, ana_z, ana_pow, lp_sos, lp_z, level):
-    """Sample ``g`` (global index) of the mid signal into the octave-band
-    power averages: level L runs on the samples with g % 2^L == 0, fed by
-    level L-1's low-pass (see the module docstring)."""
-    x = m
+def analyse_band(x, n, ana_sos, ana_z, b, k_pow, ana_pow):
+    """``x[:n]`` through band ``b``'s band-pass (ANA_ORDER = 3 sections,
+    state held in locals for the run: through memory, each sample's
+    recursion waited on a store and a load) into its power average."""
+    c = 5 * ANA_ORDER * b
+    zo = 2 * ANA_ORDER * b
+    c0, c1, c2, c3, c4 = ana_sos[c], ana_sos[c + 1], ana_sos[c + 2], ana_sos[c + 3], ana_sos[c + 4]
+    d0, d1, d2, d3, d4 = ana_sos[c + 5], ana_sos[c + 6], ana_sos[c + 7], ana_sos[c + 8], ana_sos[c + 9]
+    e0, e1, e2, e3, e4 = ana_sos[c + 10], ana_sos[c + 11], ana_sos[c + 12], ana_sos[c + 13], ana_sos[c + 14]
+    u0, u1, v0, v1, w0, w1 = ana_z[zo], ana_z[zo + 1], ana_z[zo + 2], ana_z[zo + 3], ana_z[zo + 4], ana_z[zo + 5]
+    p = ana_pow[b]
+    for i in range(n):
+        s = x[i]
+        y = c0 * s + u0
+        u0 = c1 * s - c3 * y + u1
+        u1 = c2 * s - c4 * y
+        s = y
+        y = d0 * s + v0
+        v0 = d1 * s - d3 * y + v1
+        v1 = d2 * s - d4 * y
+        s = y
+        y = e0 * s + w0
+        w0 = e1 * s - e3 * y + w1
+        w1 = e2 * s - e4 * y
+        p += k_pow * (y * y - p)
+    ana_z[zo], ana_z[zo + 1], ana_z[zo + 2], ana_z[zo + 3], ana_z[zo + 4], ana_z[zo + 5] = u0, u1, v0, v1, w0, w1
+    ana_pow[b] = p
+
+
+@helper
+def analyse_run(x, n, g0, ana_sos, ana_z, ana_pow, lp_sos, lp_z, level):
+    """The mid signal ``x[:n]`` (samples g0.. on the global grid; the
+    buffer is overwritten) into the octave-band power averages: level L
+    runs on the samples with g % 2^L == 0, fed by level L-1's low-pass (see
+    the module docstring).  Level by level over the run, each level's
+    input compacted in place (the same arithmetic, sample for sample, as a
+    per-sample walk down the tree)."""
     top = int(level[LV_TOP])
-    L = 0
-    while True:
+    m = n
+    gl = g0                         # the first sample's index at this level's grid
+    for L in range(top + 1):
         k_pow = level[LV_KPOW + L]
         for b in range(int(level[LV_FIRST + L]), int(level[LV_END + L])):
-            y = x
-            for k in range(ANA_ORDER):
-                y = biquad_tick(ana_sos, 5 * (ANA_ORDER * b + k), ana_z, 2 * (ANA_ORDER * b + k), y)
-            ana_pow[b] += k_pow * (y * y - ana_pow[b])
+            analyse_band(x, m, ana_sos, ana_z, b, k_pow, ana_pow)
         if L == top:
             return
-        for k in range(LP_ORDER):
-            x = biquad_tick(lp_sos, 5 * k, lp_z, 2 * (LP_ORDER * L + k), x)
-        if (g >> L) & 1:
+        zo = 2 * LP_ORDER * L
+        c0, c1, c2, c3, c4 = lp_sos[0], lp_sos[1], lp_sos[2], lp_sos[3], lp_sos[4]
+        d0, d1, d2, d3, d4 = lp_sos[5], lp_sos[6], lp_sos[7], lp_sos[8], lp_sos[9]
+        e0, e1, e2, e3, e4 = lp_sos[10], lp_sos[11], lp_sos[12], lp_sos[13], lp_sos[14]
+        u0, u1, v0, v1, w0, w1 = lp_z[zo], lp_z[zo + 1], lp_z[zo + 2], lp_z[zo + 3], lp_z[zo + 4], lp_z[zo + 5]
+        j = 0
+        for i in range(m):
+            s = x[i]
+            y = c0 * s + u0
+            u0 = c1 * s - c3 * y + u1
+            u1 = c2 * s - c4 * y
+            s = y
+            y = d0 * s + v0
+            v0 = d1 * s - d3 * y + v1
+            v1 = d2 * s - d4 * y
+            s = y
+            y = e0 * s + w0
+            w0 = e1 * s - e3 * y + w1
+            w1 = e2 * s - e4 * y
+            if ((gl + i) & 1) == 0:    # kept: the next level's sample
+                x[j] = y
+                j += 1
+        lp_z[zo], lp_z[zo + 1], lp_z[zo + 2], lp_z[zo + 3], lp_z[zo + 4], lp_z[zo + 5] = u0, u1, v0, v1, w0, w1
+        m = j
+        gl = (gl + 1) >> 1
+        if m == 0:
             return
-        L += 1
 
 
 @helper
@@ -460,9 +517,11 @@ def block(buf, n, n0, fs, tgt, anchors, sub_n, a, lay, base):
     lp_sos = region(a, lay, base + LP_SOS)
     lp_z = region(a, lay, base + LP_Z)
     level = region(a, lay, base + LEVEL)
+    ana_x = region(a, lay, base + ANA_X)
     k_smooth = k[K_SMOOTH]
     k_adapt = k[K_ADAPT]
-    for i in range(n):
+    i = 0
+    while i < n:
         g = n0 + i
         if g % sub_n == 0 and anchors != k[K_ANCHORS]:
             k[K_ANCHORS] = anchors
@@ -475,13 +534,21 @@ def block(buf, n, n0, fs, tgt, anchors, sub_n, a, lay, base):
             adapt_update(cur, ana_pow, kw, nxt, want, k_adapt, k[K_FAST])
             geq0[:] = geq1
             design_geq(fs, want, inv_b, geq1)
-        frac = ((g % ADAPT_PERIOD) + 1.0) / ADAPT_PERIOD
-        l = buf[i, 0]
-        r = buf[i, 1]
-        analyse_tick(g, 0.5 * (l + r), ana_sos, ana_z, ana_pow, lp_sos, lp_z, level)
-        l, r = geq_tick(geq0, geq1, frac, geq_z, l, r)
-        buf[i, 0] = l
-        buf[i, 1] = r
+        # a run up to the next event that reads or resets the octave powers
+        # (a design, a programme boundary); the parameter glide's later
+        # ticks in it are taken now, as only the next design reads them
+        e = min(n, i + ADAPT_PERIOD - g % ADAPT_PERIOD, i + sub_n - g % sub_n)
+        for t in range(g - g % CR + CR, n0 + e, CR):
+            smooth_params(tgt, cur, k_smooth)
+        for j in range(i, e):
+            ana_x[j - i] = 0.5 * (buf[j, 0] + buf[j, 1])
+        analyse_run(ana_x, e - i, g, ana_sos, ana_z, ana_pow, lp_sos, lp_z, level)
+        for j in range(i, e):
+            frac = (((n0 + j) % ADAPT_PERIOD) + 1.0) / ADAPT_PERIOD
+            l, r = geq_tick(geq0, geq1, frac, geq_z, buf[j, 0], buf[j, 1])
+            buf[j, 0] = l
+            buf[j, 1] = r
+        i = e
 
 
 def read(v) -> dict:
