@@ -283,6 +283,7 @@ class AudioEngine:
         """Capture side of the two-clock modes: into the bridge's ring."""
         if status and status.input_overflow:
             self.xruns_input += 1
+            self.bridge.mark_xrun_input()
         try:
             x = indata
             if self._in_mono:
@@ -298,6 +299,8 @@ class AudioEngine:
         """Playback side: resampled input from the bridge, then the usual
         callback (chain, dry path, fade) as if it had been captured here."""
         x = self._bin[:frames]
+        if status and status.output_underflow:
+            self.bridge.mark_xrun_output()
         try:
             self.bridge.read_into(x, time.monotonic())
         except Exception:   # noqa: BLE001 - safe audio: silence in, the chain goes on

@@ -17,6 +17,19 @@ The controller is CamillaDSP's rate adjust (dsp/resample.py ``rate_control``):
 the level is averaged over 1 s and steers the read step; a level beyond the
 ring (the reader stalled) is dropped back to the target, an empty ring plays
 silence (both counted: the status shows them).
+
+After an xrun the through delay is re-aligned at once (issue 12, item 3:
+the stated latency stays constant): a capture overflow loses frames (the
+ring is that much emptier: output would come early), a late playback
+callback leaves it fuller (output late).  Left to the controller, a
+128-frame error took seconds to work off (its 1 s average and gains are
+made for drift, ~5 frames/s).  The callbacks report the xrun
+(``mark_xrun_*``, each side its own counter, so the ring stays
+single-writer) and the next read moves its position by the error against
+the averaged level (the delay the status states):
+dropping frames, or replaying frames still in the ring, at a point where
+the audio was already broken.  The controller's clock ratio (its
+integral) is kept.
 """
 from __future__ import annotations
 
@@ -24,6 +37,7 @@ import numpy as np
 
 from masterbox.dsp import resample as R
 
+REALIGN_TOL = 0.5       # x block: a smaller delay error after an xrun is left to the controller
 UPDATE_S = 1.0          # the controller's interval (CamillaDSP adjust_period, shorter)
 K_P, K_I = 0.2, 0.004   # CamillaDSP's default gains (PIRateController::new_with_default_gains)
 
@@ -49,6 +63,10 @@ class Bridge:
         self.level_min = None
         self.level_max = None
         self.step = 1.0
+        self.xruns_w = 0            # capture overflows (the writer's counter)
+        self.xruns_r = 0            # playback underflows (the reader's counter)
+        self.xruns_seen = 0         # reader: marks already acted on
+        self.realigns = 0
         # load (or compile) the kernels here, before any audio callback runs
         # them: never in the callback (STYLE: warm every kernel first)
         scratch = np.zeros((block, channels), dtype=np.float32)
@@ -70,7 +88,15 @@ class Bridge:
         self.t_w = now
         self.w = w + n              # published after the data and its time
 
+    def mark_xrun_input(self) -> None:
+        """The capture callback saw an input overflow (writer thread)."""
+        self.xruns_w += 1
+
     # ------------------------------------------------------------ reader side
+    def mark_xrun_output(self) -> None:
+        """The playback callback saw an output underflow (reader thread)."""
+        self.xruns_r += 1
+
     def level(self) -> int:
         return self.w - self.r
 
@@ -101,6 +127,24 @@ class Bridge:
         if since < 0.0 or since > self.block:   # a stale or racing timestamp: ignore it
             since = 0.0
         lvl = avail + since + (self.n_valid - self.pos)
+        marks = self.xruns_w + self.xruns_r
+        if marks != self.xruns_seen:
+            self.xruns_seen = marks
+            # back to the delay in effect before it (the 1 s average the
+            # status states), not to the target: the controller may still
+            # be on its slow way there, and the stated latency is the average
+            ref = self.rc[R.RC_AVG] if self.rc[R.RC_AVG] > 0 else float(self.target + R.HALF)
+            err = int(round(lvl - ref))
+            if abs(err) > REALIGN_TOL * self.block:
+                # drop (err > 0) or replay (err < 0) frames; a replay only
+                # reaches frames the writer has not overwritten yet
+                err = max(-(self.cap - 2 * self.block - avail), min(err, avail))
+                self.r += err
+                avail -= err
+                lvl -= err
+                self.rc[R.RC_SUM] = 0.0     # the running average spans the jump: restart it
+                self.rc[R.RC_COUNT] = 0.0
+                self.realigns += 1
         if self.level_min is None or lvl < self.level_min:
             self.level_min = lvl
         if self.level_max is None or lvl > self.level_max:
@@ -140,4 +184,5 @@ class Bridge:
                 "fifo_level_min_frames": None if self.level_min is None else round(float(self.level_min), 1),
                 "fifo_level_max_frames": None if self.level_max is None else round(float(self.level_max), 1),
                 "fifo_target_frames": self.target + R.HALF,
-                "fifo_underruns": self.underruns, "fifo_overruns": self.overruns}
+                "fifo_underruns": self.underruns, "fifo_overruns": self.overruns,
+                "fifo_realigns": self.realigns}

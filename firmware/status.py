@@ -51,6 +51,7 @@ class Status:
     fifo_target_frames: Optional[int] = None
     fifo_underruns: Optional[int] = None
     fifo_overruns: Optional[int] = None
+    fifo_realigns: Optional[int] = None      # delay re-aligned after an xrun
     usb_state: Optional[str] = None          # gadget modes: no-host / host-connected / streaming
     usb_host_rate_hz: Optional[int] = None   # the rate the USB host chose (None: not streaming)
     dsp_load_pct: float = 0.0
