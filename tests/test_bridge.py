@@ -20,28 +20,7 @@ BLOCK = 128
 
 def simulate(ppm, seconds, f_hz=1000.0):
     """Writer at FS * (1 + ppm), reader at FS; returns (output, bridge)."""
-    b = Bridge(FS, BLOCK)
-    t_w, t_r = 0.0, 0.0
-    dt_w = BLOCK / (FS * (1 + ppm * 1e-6))
-    dt_r = BLOCK / FS
-    n_w = 0
-    out = np.zeros((int(seconds * FS), 2), dtype=np.float32)
-    blk = np.zeros((BLOCK, 2), dtype=np.float32)
-    j = 0
-    while j + BLOCK <= len(out):
-        if t_w <= t_r:
-            k = np.arange(n_w, n_w + BLOCK)
-            x = (0.5 * np.sin(2 * np.pi * f_hz * k / FS)).astype(np.float32)
-            blk[:, 0] = x
-            blk[:, 1] = x
-            b.write(blk, t_w)
-            n_w += BLOCK
-            t_w += dt_w
-        else:
-            b.read_into(out[j:j + BLOCK], t_r)
-            j += BLOCK
-            t_r += dt_r
-    return out, b
+    return simulate_xruns(ppm, seconds, f_hz=f_hz)
 
 
 @pytest.mark.parametrize("ppm", [100.0, -100.0])

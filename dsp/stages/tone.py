@@ -78,6 +78,7 @@ GAIN_LIMIT_DB = 12.0        # per filter, after the interaction inverse
 LOW_EDGE_HZ = 18.0          # the lowest analysis band's lower edge (see below)
 ANA_ORDER = 3               # pole pairs per analysis band-pass
 LP_ORDER = 3                # pole pairs of the decimation low-pass
+assert ANA_ORDER == LP_ORDER == 3   # the analysis runs unroll three sections (sos3_tick)
 LP_CUT = 0.2                # its corner, x the rate it runs at
 N_LEVELS = 10               # rates fs / 2^L, L < N_LEVELS (96 kHz needs 10)
 TOP_EDGE_MAX = 0.125        # an octave's top edge, x the rate it is filtered at
@@ -394,32 +395,47 @@ def _fits(raw, ana_pow, kw, s):
 
 
 @helper
+def sos3_load(c, co, z, zo):
+    """Three cascaded sections' coefficients ``c[co:co+15]`` and states
+    ``z[zo:zo+6]`` as tuples: held in registers over a run (through
+    memory, each sample's recursion waited on a store and a load)."""
+    return ((c[co], c[co + 1], c[co + 2], c[co + 3], c[co + 4], c[co + 5], c[co + 6], c[co + 7],
+             c[co + 8], c[co + 9], c[co + 10], c[co + 11], c[co + 12], c[co + 13], c[co + 14]),
+            (z[zo], z[zo + 1], z[zo + 2], z[zo + 3], z[zo + 4], z[zo + 5]))
+
+
+@helper
+def sos3_store(s, z, zo):
+    z[zo], z[zo + 1], z[zo + 2], z[zo + 3], z[zo + 4], z[zo + 5] = s
+
+
+@helper
+def sos3_tick(c, s, x):
+    """One sample through the three sections (biquad_tick's arithmetic)."""
+    y = c[0] * x + s[0]
+    u0 = c[1] * x - c[3] * y + s[1]
+    u1 = c[2] * x - c[4] * y
+    x = y
+    y = c[5] * x + s[2]
+    v0 = c[6] * x - c[8] * y + s[3]
+    v1 = c[7] * x - c[9] * y
+    x = y
+    y = c[10] * x + s[4]
+    w0 = c[11] * x - c[13] * y + s[5]
+    w1 = c[12] * x - c[14] * y
+    return y, (u0, u1, v0, v1, w0, w1)
+
+
+@helper
 def analyse_band(x, n, ana_sos, ana_z, b, k_pow, ana_pow):
-    """``x[:n]`` through band ``b``'s band-pass (ANA_ORDER = 3 sections,
-    state held in locals for the run: through memory, each sample's
-    recursion waited on a store and a load) into its power average."""
-    c = 5 * ANA_ORDER * b
-    zo = 2 * ANA_ORDER * b
-    c0, c1, c2, c3, c4 = ana_sos[c], ana_sos[c + 1], ana_sos[c + 2], ana_sos[c + 3], ana_sos[c + 4]
-    d0, d1, d2, d3, d4 = ana_sos[c + 5], ana_sos[c + 6], ana_sos[c + 7], ana_sos[c + 8], ana_sos[c + 9]
-    e0, e1, e2, e3, e4 = ana_sos[c + 10], ana_sos[c + 11], ana_sos[c + 12], ana_sos[c + 13], ana_sos[c + 14]
-    u0, u1, v0, v1, w0, w1 = ana_z[zo], ana_z[zo + 1], ana_z[zo + 2], ana_z[zo + 3], ana_z[zo + 4], ana_z[zo + 5]
+    """``x[:n]`` through band ``b``'s band-pass (ANA_ORDER = 3 sections)
+    into its power average."""
+    c, s = sos3_load(ana_sos, 5 * ANA_ORDER * b, ana_z, 2 * ANA_ORDER * b)
     p = ana_pow[b]
     for i in range(n):
-        s = x[i]
-        y = c0 * s + u0
-        u0 = c1 * s - c3 * y + u1
-        u1 = c2 * s - c4 * y
-        s = y
-        y = d0 * s + v0
-        v0 = d1 * s - d3 * y + v1
-        v1 = d2 * s - d4 * y
-        s = y
-        y = e0 * s + w0
-        w0 = e1 * s - e3 * y + w1
-        w1 = e2 * s - e4 * y
+        y, s = sos3_tick(c, s, x[i])
         p += k_pow * (y * y - p)
-    ana_z[zo], ana_z[zo + 1], ana_z[zo + 2], ana_z[zo + 3], ana_z[zo + 4], ana_z[zo + 5] = u0, u1, v0, v1, w0, w1
+    sos3_store(s, ana_z, 2 * ANA_ORDER * b)
     ana_pow[b] = p
 
 
@@ -440,29 +456,14 @@ def analyse_run(x, n, g0, ana_sos, ana_z, ana_pow, lp_sos, lp_z, level):
             analyse_band(x, m, ana_sos, ana_z, b, k_pow, ana_pow)
         if L == top:
             return
-        zo = 2 * LP_ORDER * L
-        c0, c1, c2, c3, c4 = lp_sos[0], lp_sos[1], lp_sos[2], lp_sos[3], lp_sos[4]
-        d0, d1, d2, d3, d4 = lp_sos[5], lp_sos[6], lp_sos[7], lp_sos[8], lp_sos[9]
-        e0, e1, e2, e3, e4 = lp_sos[10], lp_sos[11], lp_sos[12], lp_sos[13], lp_sos[14]
-        u0, u1, v0, v1, w0, w1 = lp_z[zo], lp_z[zo + 1], lp_z[zo + 2], lp_z[zo + 3], lp_z[zo + 4], lp_z[zo + 5]
+        c, s = sos3_load(lp_sos, 0, lp_z, 2 * LP_ORDER * L)
         j = 0
         for i in range(m):
-            s = x[i]
-            y = c0 * s + u0
-            u0 = c1 * s - c3 * y + u1
-            u1 = c2 * s - c4 * y
-            s = y
-            y = d0 * s + v0
-            v0 = d1 * s - d3 * y + v1
-            v1 = d2 * s - d4 * y
-            s = y
-            y = e0 * s + w0
-            w0 = e1 * s - e3 * y + w1
-            w1 = e2 * s - e4 * y
+            y, s = sos3_tick(c, s, x[i])
             if ((gl + i) & 1) == 0:    # kept: the next level's sample
                 x[j] = y
                 j += 1
-        lp_z[zo], lp_z[zo + 1], lp_z[zo + 2], lp_z[zo + 3], lp_z[zo + 4], lp_z[zo + 5] = u0, u1, v0, v1, w0, w1
+        sos3_store(s, lp_z, 2 * LP_ORDER * L)
         m = j
         gl = (gl + 1) >> 1
         if m == 0:
