@@ -45,7 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # tests and, as numba compiles each kernel once per process, by the stage
 # tests after them)
 TESTS = ["tests/mutation_golden.py", "tests/test_chain.py", "tests/test_design.py",
-         "tests/test_stages.py", "tests/test_meters.py", "tests/test_leveler_moments.py"]
+         "tests/test_stages.py", "tests/test_meters.py", "tests/test_leveler_moments.py",
+         "tests/test_tone_adaptive.py", "tests/test_ab_switch.py"]
 
 # mutated module -> regex on the pytest node id of the tests that see it first
 FOCUS = {
@@ -56,7 +57,8 @@ FOCUS = {
     "dsp/stages/leveler.py": r"leveler|pause|programme|talk|song|wind_up|quiet|trim",
     "dsp/stages/meters.py": r"test_meters",
     "dsp/stages/guard.py": r"nan_inf|silence",
-    "dsp/stages/mix.py": r"intensity_zero|bypass|click_free",
+    "dsp/stages/mix.py": r"intensity_zero|bypass|click_free|test_ab_switch",
+    "dsp/stages/tone.py": r"test_tone_adaptive",
     "dsp/truepeak.py": r"oversampler|parabola|limiter_gain|true_peak",
     "dsp/biquad.py": r"test_eq_|each_band|band_sum",
     "dsp/units.py": r"test_meters|leveler",

@@ -134,3 +134,25 @@ def test_bypass_end_state_is_the_input_bit_for_bit(params):
     lat = latency_samples(FS)
     tail = slice(int(1.5 * FS), None)
     np.testing.assert_array_equal(y[tail].astype(np.float32), np.roll(x, lat)[tail])
+
+
+def test_a_chain_built_in_bypass_plays_the_matched_dry_level_from_its_first_sample(params):
+    """A chain created while bypassed with a loudness match (the engine
+    rebuilds its chain with the current targets, e.g. after a device
+    loss) plays the dry input at the match gain from the first sample, not
+    after a glide: 10^(-6/20) = 0.501 at -6 dB."""
+    from masterbox.dsp.chain import latency_samples
+    rng = np.random.default_rng(7)
+    x = (0.1 * rng.standard_normal(FS // 2)).astype(np.float32)
+    p = params("pop", 5.0)
+    p[P.BYPASS] = 1.0
+    p[P.BYPASS_MATCH_DB] = -6.0
+    ch = Chain(FS, p)
+    xs = np.stack([x, x], 1)
+    y = np.zeros_like(xs)
+    for s in range(0, len(xs), 4096):
+        ch.process_into(xs[s:s + 4096], y[s:s + 4096])
+    lat = latency_samples(FS)
+    got = y[lat:, 0].astype(np.float64)
+    want = 10 ** (-6.0 / 20) * x[:-lat].astype(np.float64)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
