@@ -8,8 +8,13 @@ removed), distance to the preset's target = RMS over the 10 bands of
 (level - target), both shapes mean-removed; peak-to-loudness ratio =
 8x-oversampled true peak (scipy) - integrated loudness (pyloudnorm); crest
 factor = sample peak / RMS; LRA (EBU 3342, our meter, checked against the
-EBU tables in tests/test_meters.py); stereo side/mid energy ratio.  The
-first 15 s are skipped (the adaptive EQ's and the leveler's settling).
+EBU tables in tests/test_meters.py); stereo side/mid energy ratio, full
+band (it moves with the tone: the side's spectrum is not the mid's) and
+the stereo treatment proper: side/mid per octave band (an EQ acting alike
+on both channels leaves it alone), averaged in dB over the octaves wholly
+below the preset's low crossover (mono bass acts there) and over those
+wholly above twice it (the width acts there).  The first 15 s are skipped
+(the adaptive EQ's and the leveler's settling).
 
     python bench/tone.py [--music DIR] [--out docs/quality-report] [--quick]
 
@@ -45,7 +50,28 @@ def tp8_db(y):
     return 20 * np.log10(np.abs(up).max() + 1e-30)
 
 
-def measure(y, fs, target):
+def side_mid_bands(seg, fs, xo_hz):
+    """(low, high): side/mid (dB) per octave band, averaged over the octaves
+    below ``xo_hz`` and over those above 2 x ``xo_hz`` (Welch, Hann 8192)."""
+    from scipy import signal
+    from masterbox.dsp.design import OCTAVE_CENTRES_HZ
+    mid = 0.5 * (seg[:, 0] + seg[:, 1])
+    side = 0.5 * (seg[:, 0] - seg[:, 1])
+    f, pm = signal.welch(mid, fs, nperseg=8192)
+    _, ps = signal.welch(side, fs, nperseg=8192)
+    low, high = [], []
+    for c in OCTAVE_CENTRES_HZ:
+        lo, hi = c / 2 ** 0.5, c * 2 ** 0.5
+        sel = (f >= lo) & (f < hi)
+        r = 10 * np.log10((ps[sel].sum() + 1e-30) / (pm[sel].sum() + 1e-30))
+        if hi <= xo_hz:
+            low.append(r)
+        elif lo >= 2 * xo_hz and hi <= 0.45 * fs:
+            high.append(r)
+    return float(np.mean(low)), float(np.mean(high))
+
+
+def measure(y, fs, target, xo_hz=120.0):
     import pyloudnorm
     from masterbox.dsp import LoudnessMeter
     seg = y[int(SKIP_S * fs):].astype(np.float64)
@@ -65,6 +91,7 @@ def measure(y, fs, target):
         "lra_lu": float(m.lra_lu),
         "side_mid_db": float(10 * np.log10(np.mean(side ** 2) / (np.mean(mid ** 2) + 1e-30) + 1e-30)),
         "lufs": float(lufs),
+        **dict(zip(("side_low_db", "side_high_db"), side_mid_bands(seg, fs, xo_hz))),
     }
 
 
@@ -78,7 +105,7 @@ def run_one(args):
     from masterbox.dsp import params as P
     target = p[P.TARGET_SPECTRUM:P.TARGET_SPECTRUM + 10].copy()
     y = Chain(fs, p).process(x)
-    r = measure(y, fs, target)
+    r = measure(y, fs, target, float(p[P.XOVER_HZ]))
     r.update(track=Path(path).stem, genre=genre, intensity=intensity)
     return r
 
@@ -133,14 +160,16 @@ def report(rows, out, inten):
                          f"{100 * sh.get(10.0, float('nan')):.0f} % | "
                          f"{','.join(f'{i:g}' for i in grows) or '-'} | {over:.2f} |")
     lines += ["", "## Intensity: each measure over 0..10", "",
-              "| track | genre | PLR dB | crest dB | LRA LU | distance dB | side/mid dB |",
-              "|---|---|---|---|---|---|---|"]
+              "| track | genre | PLR dB | crest dB | LRA LU | distance dB | side/mid dB | "
+              "side/mid below xo dB | side/mid above 2 xo dB |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for t in tracks:
         for g in genres:
             seq = [by[(t, g, i)] for i in inten]
             cell = lambda k: " ".join(f"{r[k]:.1f}" for r in seq)  # noqa: E731
             lines.append(f"| {t} | {g} | {cell('plr_db')} | {cell('crest_db')} | {cell('lra_lu')} | "
-                         f"{cell('distance_db')} | {cell('side_mid_db')} |")
+                         f"{cell('distance_db')} | {cell('side_mid_db')} | {cell('side_low_db')} | "
+                         f"{cell('side_high_db')} |")
     (out / "tone.md").write_text("\n".join(lines) + "\n")
     try:
         import matplotlib
@@ -149,7 +178,8 @@ def report(rows, out, inten):
     except ImportError:
         return
     keys = [("plr_db", "PLR (dB)"), ("crest_db", "crest (dB)"), ("lra_lu", "LRA (LU)"),
-            ("distance_db", "tonal distance (dB)"), ("side_mid_db", "side/mid (dB)")]
+            ("distance_db", "tonal distance (dB)"), ("side_low_db", "side/mid below xo (dB)"),
+            ("side_high_db", "side/mid above 2 xo (dB)")]
     for t in tracks:
         fig, axs = plt.subplots(1, len(keys), figsize=(18, 3.4))
         for ax, (k, label) in zip(axs, keys):

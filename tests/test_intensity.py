@@ -137,6 +137,38 @@ def test_a_loud_master_gets_no_more_crest_than_it_came_with(material, params, ge
     assert (s["crest_db"][1:] <= s["crest_db"][0] + TOL).all(), report
 
 
+def _sections(seconds=42.0):
+    """The demo mix at one level (its second half is played louder: undone),
+    with a passage 4 dB down from 12 to 30 s: a song whose quieter middle
+    section returns to the opening's level."""
+    x = _demo(seconds)
+    x[len(x) // 2:] /= 1.6
+    t = np.arange(len(x)) / FS
+    env_db = np.interp(t, [0.0, 12.0, 12.5, 30.0, 30.5, seconds], [0, 0, -4, -4, 0, 0])
+    return x * 10 ** (env_db / 20)[:, None]
+
+
+@pytest.mark.parametrize("genre", ["pop", "edm"])
+def test_the_return_after_a_quieter_passage_is_not_played_hot(params, genre):
+    """At intensity 1 the loud return, once the 3 s window has seen it
+    (34-40 s), comes out no hotter against the opening (7-12 s) than it
+    went in (integrated loudness of each stretch, pyloudnorm; 0.6 LU
+    allowed: the reference's 0.5 LU dead band, and 0.1): the reference the quieter passage drew down (its lift) climbs
+    back with the programme.  Before, it climbed back at the genre's pace
+    and the return played hot for seconds (here +1.4 dB over 34-40 s;
+    fb_intro, pop: LRA 3.1 -> 3.5 LU at intensity 1)."""
+    import pyloudnorm
+    x = _sections()
+    meter = pyloudnorm.Meter(FS)
+
+    def rise(y):
+        part = lambda a, b: meter.integrated_loudness(y[int(a * FS):int(b * FS)])  # noqa: E731
+        return part(34.0, 40.0) - part(7.0, 12.0)
+
+    y = Chain(FS, params(genre, 1.0)).process(x.astype(np.float32)).astype(np.float64)
+    assert rise(y) <= rise(x) + 0.6, (rise(x), rise(y))
+
+
 def test_the_loud_master_is_loud(material):
     """The test material is what it claims: PLR under 11 dB."""
     import pyloudnorm

@@ -111,7 +111,9 @@ NO_CAP_DB = 100.0           # LIM_CAP before the first decision: no cap
 CAP_RATE_DB_S = 0.5         # the cap moves at most this fast
 RESERVE_LU = 8.0            # genres that keep their range start a programme
                             # RESERVE_LU x (0.5 - levelling) under target: a
-                            # classical opening is rarely its loudest passage        # at a gain limit this long with the target missed: report
+                            # classical opening is rarely its loudest passage
+REF_RETURN_DB_S = 2.0       # the reference climbs back to where it was this fast
+REF_HIGH_TAU_S = 60.0       # ... a memory that fades over this long
 
 # regions
 KW_SOS, KW_Z, RING, MOM, DIPS, ST, K = range(7)
@@ -160,7 +162,8 @@ IN_PEAK_DB = 36     # the programme's peak memory, dBFS
 LIM_CAP_DB = 37     # cap on the output's peaks (dBFS) from LIM_CAP_AT on ...
 LIM_CAP_OLD_DB = 38 # ... and before it: the chain splits the limiter's block
 LIM_CAP_AT = 39     # there, so the cap moves on the global grid
-N_ST = 40
+REF_HIGH = 40       # where the reference was before a quieter passage drew it down
+N_ST = 41
 # K slots: per-tick coefficients
 K_FAST, K_DIP, K_APPLY, K_FAST_APPLY, K_PAUSE = range(5)
 
@@ -237,6 +240,7 @@ def _anchor(st, ring, ref_lufs, acquire_s, reserve_db):
     st[QUIET_S] = 0.0
     st[RING_FILLED] = 0.0
     st[RING_POS] = 0.0
+    st[REF_HIGH] = ref_lufs
     for j in range(WINDOW):
         ring[j] = 0.0
 
@@ -340,7 +344,15 @@ def _speech_likeness(dips, st):
 def _follow_reference(st, short, rate_db_s):
     """The held reference: follows the gated short-term loudness slowly,
     drifts only slightly during passages far below it.  Louder passages
-    first use up the reserve; steady ones give the reserve back slowly."""
+    first use up the reserve; steady ones give the reserve back slowly.
+
+    A quieter passage draws the reference down at the genre's pace (its
+    lift); when the programme comes back, the reference climbs back to
+    where it was (REF_HIGH) at REF_RETURN_DB_S, not at that pace: the lift
+    was the quiet passage's, and kept on, the loud return played up to
+    1.3 dB hot for seconds, which *added* range at every intensity
+    (fb_intro, pop: LRA 3.1 LU in, 3.5 at intensity 1).  Past where it was
+    (a crescendo from a soft opening), the genre's pace."""
     ref = st[REF_LUFS]
     if st[ACQ_LEFT_S] > 0.0:
         st[REF_LUFS] += (1.0 - math.exp(-SUB_S / ACQUIRE_TAU_S)) * (short - ref)
@@ -348,7 +360,10 @@ def _follow_reference(st, short, rate_db_s):
     if abs(short - ref) <= REF_DEAD_BAND_LU:
         st[RESERVE_DB] = max(st[RESERVE_DB] - rate_db_s * SUB_S, 0.0)
     if short > ref + st[RESERVE_DB] + REF_DEAD_BAND_LU:
-        st[REF_LUFS] = min(short - st[RESERVE_DB] - REF_DEAD_BAND_LU, ref + rate_db_s * SUB_S)
+        up = ref + rate_db_s * SUB_S
+        if st[REF_HIGH] > ref:
+            up = max(up, min(ref + REF_RETURN_DB_S * SUB_S, st[REF_HIGH]))
+        st[REF_LUFS] = min(short - st[RESERVE_DB] - REF_DEAD_BAND_LU, up)
     elif short < ref - HOLD_LU:
         st[REF_LUFS] = ref - HOLD_DRIFT * rate_db_s * SUB_S
     elif short < ref - REF_DEAD_BAND_LU:
@@ -431,6 +446,13 @@ def decide(st, ring, mom, dips, tgt, sub_n, chain_out_pow, lim_gr_db):
         short = mom_lufs
         acquiring = True
     _follow_reference(st, short, REF_RATE_DB_S * _ref_levelling(tgt))
+    # where the reference was: its own value while a programme is acquired,
+    # then a memory of its highest that fades over REF_HIGH_TAU_S
+    if acquiring:
+        st[REF_HIGH] = st[REF_LUFS]
+    else:
+        st[REF_HIGH] = max(st[REF_LUFS], st[REF_HIGH] + (1.0 - math.exp(-SUB_S / REF_HIGH_TAU_S))
+                           * (st[REF_LUFS] - st[REF_HIGH]))
     if acquiring:
         st[ACQ_LEFT_S] = max(st[ACQ_LEFT_S] - SUB_S, 0.0)
         macro_goal = 0.0
