@@ -149,6 +149,20 @@ def test_quiet_ending_keeps_its_contrast_classical(params):
     assert (body - tail) / 20.0 >= 0.6, (body, tail)
 
 
+def test_a_crescendo_keeps_its_rise_classical(params):
+    """Mechanism: the held reference climbs at the genre's pace, not with
+    the programme.  Continuous music steps up 6 dB (a crescendo, not a new
+    programme): classical, whose range is the music, still plays >= 4 LU of
+    it 10-15 s later (measured: 5.4; with the reference's climb 100x too
+    fast, 2.8)."""
+    x = music(30.0, -24.0)
+    x[15 * FS:] *= 10 ** (6 / 20)
+    y, _ = render(params("classical", 5.0, T), x)
+    rise_in = lufs(x[25 * FS:30 * FS]) - lufs(x[10 * FS:15 * FS])
+    rise_out = lufs(y[25 * FS:30 * FS]) - lufs(y[10 * FS:15 * FS])
+    assert rise_in > 5.5 and rise_out >= 4.0, (rise_in, rise_out)
+
+
 def test_no_wind_up_after_a_quiet_intro(params):
     """Mechanism: anti-wind-up (the trim is a measured ratio, frozen while
     the gain moves).  25 s at -37 LUFS, then a drop at -12.5: the drop's
