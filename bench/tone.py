@@ -16,10 +16,13 @@ below the preset's low crossover (mono bass acts there) and over those
 wholly above twice it (the width acts there).  The first 15 s are skipped
 (the adaptive EQ's and the leveler's settling).
 
-    python bench/tone.py [--music DIR] [--out docs/quality-report] [--quick]
+    python bench/tone.py [--music DIR] [--out docs/quality-report] [--quick] [--report-only]
 
-Writes ``tone.json`` and ``tone.md`` (table) and one figure per track
-(``intensity-<track>.png``: each measure over intensity 0..10).
+Writes ``tone.json`` (every row), ``tone.meta.json`` (commit and date),
+``tone.md`` (issue 10's bars counted from the rows, with every failing
+pair, then the tables) and one figure per track (``intensity-<track>.png``:
+each measure over intensity 0..10).  ``--report-only`` re-makes tone.md and
+the figures from an existing tone.json.
 """
 from __future__ import annotations
 
@@ -117,7 +120,22 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="intensities 0, 5, 10 only")
     ap.add_argument("--genres", default=",".join(GENRES))
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--report-only", action="store_true",
+                    help="re-make tone.md and the figures from an existing tone.json")
     a = ap.parse_args(argv)
+    out = Path(a.out)
+    if a.report_only:
+        try:
+            rows = json.loads((out / "tone.json").read_text())
+        except (OSError, ValueError) as e:
+            print(f"cannot read {out / 'tone.json'}: {e}", file=sys.stderr)
+            return 2
+        try:
+            report(rows, out, sorted({r["intensity"] for r in rows}))
+        except (KeyError, TypeError) as e:
+            print(f"{out / 'tone.json'} is not bench/tone.py's rows (missing {e})", file=sys.stderr)
+            return 2
+        return 0
     tracks = sorted(Path(a.music).glob("*.wav"))
     if not tracks:
         print(f"no development music in {a.music}: run ../shared/material/get-dev-music.sh "
@@ -127,18 +145,146 @@ def main(argv=None):
     jobs = [(str(t), g, i) for t in tracks for g in a.genres.split(",") for i in inten]
     with ProcessPoolExecutor(a.jobs) as ex:
         rows = list(ex.map(run_one, jobs))
-    out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "tone.json").write_text(json.dumps(rows, indent=1))
+    (out / "tone.meta.json").write_text(json.dumps(run_meta(), indent=1))
     report(rows, out, inten)
     return 0
+
+
+def run_meta() -> dict:
+    """When and on what the rows were rendered: the commit (with "+dirty"
+    when the tree had changes) and the date."""
+    import datetime
+    import subprocess
+
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    if git("status", "--porcelain", "--untracked-files=no", "--", "dsp", "firmware/presets"):
+        commit += "+dirty"
+    return {"commit": commit, "date": datetime.date.today().isoformat()}
+
+
+NOISE = 0.2             # dB / LU of measurement noise the issue allows
+EPS = 1e-9              # LRA comes in 0.05 LU steps: a 0.2 rise is allowed
+
+
+def rise(seq, up_is_worse=True):
+    """How far a value moves the wrong way past an earlier one: the largest
+    rise above the minimum so far (or fall below the maximum so far)."""
+    worst = 0.0
+    for j in range(1, len(seq)):
+        if up_is_worse:
+            worst = max(worst, seq[j] - min(seq[:j]))
+        else:
+            worst = max(worst, max(seq[:j]) - seq[j])
+    return worst
+
+
+def stereo_directions(genre):
+    """The way the preset's stereo treatment moves each side/mid measure as
+    intensity rises: (low, high), each +1 (grows), -1 (falls) or 0 (the
+    preset does not treat it: no direction to hold)."""
+    from masterbox.firmware.presets import load_presets
+    st = load_presets()[genre].data["stereo"]
+    low = -1 if st["mono_bass"] > 0 else 0
+    high = 1 if st["width"] > 1 else (-1 if st["width"] < 1 else 0)
+    return low, high
+
+
+def bars(by, tracks, genres, inten):
+    """Issue 10's bars, counted from the rows: one line per bar, with every
+    pair that fails and by how much."""
+    out = []
+    pairs = [(t, g) for t in tracks for g in genres]
+
+    def tally(name, fails, of):
+        # fails: (track, genre) -> (sort key, text)
+        worst = ", ".join(f"{g} {t} {txt}" for (t, g), (_, txt) in
+                          sorted(fails.items(), key=lambda kv: -kv[1][0]))
+        out.append(f"- {name}: holds on {of - len(fails)} of {of}" + (f"; fails on {worst}" if fails else ""))
+
+    for key, label in (("distance_db", "tonal distance never grows"),
+                       ("plr_db", "PLR non-increasing"), ("crest_db", "crest factor non-increasing"),
+                       ("lra_lu", "LRA non-increasing")):
+        fails = {}
+        for t, g in pairs:
+            r = rise([by[(t, g, i)][key] for i in inten])
+            if r > NOISE + EPS:
+                fails[(t, g)] = (r, f"{r:+.2f}")
+        tally(f"{label} (0..10)", fails, len(pairs))
+    fails = {}
+    for t, g in pairs:
+        r = rise([by[(t, g, i)]["lra_lu"] for i in inten if i >= 1])
+        if r > NOISE + EPS:
+            fails[(t, g)] = (r, f"{r:+.2f}")
+    tally("LRA non-increasing from intensity 1 up", fails, len(pairs))
+    fails = {}
+    for t, g in pairs:
+        e0 = np.array(by[(t, g, 0.0)]["band_error_db"])
+        over = 0.0
+        for i in inten:
+            e = np.array(by[(t, g, i)]["band_error_db"])
+            crossed = np.sign(e) != np.sign(e0)
+            if crossed.any():
+                over = max(over, float(np.abs(e[crossed]).max()))
+        if over > 1.0:
+            fails[(t, g)] = (over, f"{over:.2f}")
+    tally("no band past its target by more than 1 dB", fails, len(pairs))
+    fails = {}
+    n = 0
+    for t, g in pairs:
+        d0 = by[(t, g, 0.0)]["distance_db"]
+        if d0 <= 3.0 or (t, g, 5.0) not in by or (t, g, 10.0) not in by:
+            continue
+        n += 1
+        s5 = 1 - by[(t, g, 5.0)]["distance_db"] / d0
+        s10 = 1 - by[(t, g, 10.0)]["distance_db"] / d0
+        if s5 < 0.25 or s10 < 0.5:
+            fails[(t, g)] = (-min(s5, s10), f"{100 * s5:.0f} / {100 * s10:.0f} %")
+    tally("shrink >= 25 % at 5 and >= 50 % at 10, where the distance in exceeds 3 dB "
+          "(failing pairs: shrink at 5 / 10)", fails, n)
+    for key, idx, label in (("side_low_db", 0, "side/mid below the low crossover falls (mono bass)"),
+                            ("side_high_db", 1, "side/mid above twice it moves with the width")):
+        fails = {}
+        n = 0
+        for t, g in pairs:
+            d = stereo_directions(g)[idx]
+            if d == 0:
+                continue
+            n += 1
+            r = rise([by[(t, g, i)][key] for i in inten], up_is_worse=d < 0)
+            if r > NOISE + EPS:
+                fails[(t, g)] = (r, f"{r:+.2f}")
+        tally(f"{label} (pairs whose preset sets it)", fails, n)
+    return out
 
 
 def report(rows, out, inten):
     by = {(r["track"], r["genre"], r["intensity"]): r for r in rows}
     tracks = sorted({r["track"] for r in rows})
     genres = [g for g in GENRES if any(r["genre"] == g for r in rows)]
+    try:
+        meta = json.loads((out / "tone.meta.json").read_text())
+        made = f"Rendered at commit {meta['commit']} on {meta['date']}"
+    except (OSError, ValueError, KeyError):
+        made = "Rendered at an unrecorded commit"
     lines = ["# Tone and intensity on the development music", "",
+             f"{made} for {len(genres)} presets x {len(tracks)} tracks at intensities "
+             f"{', '.join(f'{i:g}' for i in inten)} (`python bench/tone.py --out "
+             "docs/quality-report`; `--report-only` re-makes this page from tone.json). "
+             "The side/mid columns below and above the crossover are per octave band (the "
+             "stereo treatment; the full-band figure moves with the tone).", "",
+             "Issue 10's bars, counted from tone.json by bench/tone.py (a value may not "
+             "move the wrong way past an earlier one by more than "
+             f"{NOISE} dB/LU; each failing pair with its worst excursion):", ""]
+    lines += bars(by, tracks, genres, inten)
+    lines += ["",
              "Octave-band distance to the genre target (dB RMS over 10 bands, shapes "
              "mean-removed) at intensity 0 (= the input) and the share it shrinks by at "
              "5 and 10; worst band overshoot past the target; measured by bench/tone.py.", "",
