@@ -186,6 +186,19 @@ def rise(seq, up_is_worse=True):
     return worst
 
 
+def overshoot(by, t, g, inten):
+    """The furthest any band ends up past the target on the side it did
+    not start on (dB; 0 when none crosses), over the intensities."""
+    e0 = np.array(by[(t, g, 0.0)]["band_error_db"])
+    over = 0.0
+    for i in inten:
+        e = np.array(by[(t, g, i)]["band_error_db"])
+        crossed = np.sign(e) != np.sign(e0)
+        if crossed.any():
+            over = max(over, float(np.abs(e[crossed]).max()))
+    return over
+
+
 def stereo_directions(genre):
     """The way the preset's stereo treatment moves each side/mid measure as
     intensity rises: (low, high), each +1 (grows), -1 (falls) or 0 (the
@@ -226,13 +239,7 @@ def bars(by, tracks, genres, inten):
     tally("LRA non-increasing from intensity 1 up", fails, len(pairs))
     fails = {}
     for t, g in pairs:
-        e0 = np.array(by[(t, g, 0.0)]["band_error_db"])
-        over = 0.0
-        for i in inten:
-            e = np.array(by[(t, g, i)]["band_error_db"])
-            crossed = np.sign(e) != np.sign(e0)
-            if crossed.any():
-                over = max(over, float(np.abs(e[crossed]).max()))
+        over = overshoot(by, t, g, inten)
         if over > 1.0:
             fails[(t, g)] = (over, f"{over:.2f}")
     tally("no band past its target by more than 1 dB", fails, len(pairs))
@@ -295,13 +302,7 @@ def report(rows, out, inten):
             d0 = by[(t, g, 0.0)]["distance_db"]
             sh = {i: 1 - by[(t, g, i)]["distance_db"] / d0 for i in inten if i > 0}
             grows = [i for i in inten if i > 0 and by[(t, g, i)]["distance_db"] > d0 + 0.05]
-            e0 = np.array(by[(t, g, 0.0)]["band_error_db"])
-            over = 0.0
-            for i in inten:
-                e = np.array(by[(t, g, i)]["band_error_db"])
-                crossed = np.sign(e) != np.sign(e0)
-                if crossed.any():
-                    over = max(over, float(np.abs(e[crossed]).max()))
+            over = overshoot(by, t, g, inten)
             lines.append(f"| {t} | {g} | {d0:.2f} | {100 * sh.get(5.0, float('nan')):.0f} % | "
                          f"{100 * sh.get(10.0, float('nan')):.0f} % | "
                          f"{','.join(f'{i:g}' for i in grows) or '-'} | {over:.2f} |")

@@ -75,3 +75,19 @@ def test_report_only_remakes_the_page_from_the_rows(tone, tmp_path):
     page = (tmp_path / "tone.md").read_text()
     assert "Rendered at commit abc1234 on 2026-12-01" in page
     assert "LRA non-increasing (0..10): holds on 1 of 1" in page
+
+
+def test_a_band_counts_as_past_the_target_only_on_the_other_side(tone):
+    """Band 0 starts 0.5 dB over the target: ending 1.2 dB under it fails
+    the 1 dB bar; a band that stays on its side, however far, does not."""
+    rows = []
+    for i, (a0, b0) in enumerate(((0.5, 0.5), (0.2, 3.0), (-0.8, -1.2))):
+        for t, e in (("a", a0), ("b", b0)):
+            r = row(t, "pop", float(i * 5), 1.0)
+            r["band_error_db"] = [e, 4.0 - i] + [0.0] * 8
+            rows.append(r)
+    by = {(r["track"], r["genre"], r["intensity"]): r for r in rows}
+    assert tone.overshoot(by, "a", "pop", [0.0, 5.0, 10.0]) == pytest.approx(0.8)
+    lines = tone.bars(by, ["a", "b"], ["pop"], [0.0, 5.0, 10.0])
+    over = next(x for x in lines if "past its target" in x)
+    assert "holds on 1 of 2" in over and "pop b 1.20" in over
