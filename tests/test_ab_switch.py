@@ -27,10 +27,11 @@ T_END_S = 2.0
 THIRD_OCTAVES_HZ = [25, 40, 63, 100, 160, 250, 400, 630, 1000, 1600, 2500, 4000, 6300, 10000, 16000]
 
 
-def run_switch(p, x, key, to):
-    """Process mono ``x`` (both channels), setting ``p[key] = to`` at T_SWITCH_S."""
+def run_switch(p, x, key, to, right=1.0):
+    """Process ``x`` (left; ``right`` x ``x`` on the right: 1 = mono, 0 =
+    hard left), setting ``p[key] = to`` at T_SWITCH_S; returns the left."""
     ch = Chain(FS, p)
-    xs = np.stack([x, x], 1).astype(np.float32)
+    xs = np.stack([x, right * x], 1).astype(np.float32)
     y = np.zeros_like(xs)
     ns = int(T_SWITCH_S * FS)
     s = 0
@@ -53,10 +54,10 @@ def band_level(sig, f_hz):
     return np.sqrt((c[w:] - c[:-w]) / w)
 
 
-def dip_db(p, f_hz, key, to):
+def dip_db(p, f_hz, key, to, right=1.0):
     """Deepest level through the switch re the lower steady end, dB."""
     x = 0.1 * np.sin(2 * np.pi * f_hz * np.arange(int(T_END_S * FS)) / FS)
-    y = run_switch(p, x, key, to)
+    y = run_switch(p, x, key, to, right)
     db = 20 * np.log10(band_level(y, f_hz) / band_level(x.astype(np.float32).astype(np.float64), f_hz))
     before = np.median(db[int(0.6 * FS):int(0.95 * FS)])
     after = np.median(db[int(1.75 * FS):])
@@ -92,6 +93,26 @@ def test_no_frequency_dips_more_than_3_db_through_a_switch(params, genre, intens
                 worst.append((d, f, name, match_db))
     d, f, name, match_db = min(worst)
     assert d > -3.0, f"{genre} {name} (dry {match_db:+.1f} dB): {d:.1f} dB dip at {f:g} Hz"
+
+
+def test_no_dip_through_a_switch_on_a_hard_panned_source(params):
+    """The same bar with side content: a hard-left tone (mid = side), edm
+    at 10, where the stereo stage's shelves turn the side furthest from
+    the dry one's phase (mono bass at 1 - mono_bass below the low
+    crossover, width 1.4 above it), at tones from 25 Hz to 4x the
+    crossover.  The phase-matched dry carries no side shelf; the shelves
+    are first order, so the wet side's phase stays within 90 degrees of
+    the dry side's wherever the wet side is not far below it."""
+    p0 = params("edm", 10.0)
+    corner = float(p0[P.XOVER_HZ])
+    freqs = [25.0, 40.0, 63.0, corner / 2, corner, 2 * corner, 4 * corner]
+    worst = []
+    for name, p, key, to in switches(params, "edm", 10.0):
+        for f in freqs:
+            d, a, b = dip_db(p, f, key, to, right=0.0)
+            worst.append((d, f, name))
+    d, f, name = min(worst)
+    assert d > -3.0, f"edm hard left {name}: {d:.1f} dB dip at {f:g} Hz"
 
 
 def test_the_measurement_sees_a_plain_crossfade_notch(params):

@@ -343,6 +343,75 @@ def test_right_to_left_leakage_of_a_hard_panned_source(params, width):
         (1 - width) / (1 + width), rel=0.02)
 
 
+def side_gain_want(p, f_hz, w_low, w_high):
+    """|1 + (w_high - 1)(1 - LP)| x |1 - (1 - w_low) LP2|: LP and LP2 scipy's
+    first-order Butterworth low-passes at twice the preset's low crossover
+    and at half of it."""
+    b, a = signal.butter(1, 2 * p[P.XOVER_HZ], "low", fs=FS)
+    _, lp = signal.freqz(b, a, worN=[f_hz], fs=FS)
+    b, a = signal.butter(1, p[P.XOVER_HZ] / 2, "low", fs=FS)
+    _, lp2 = signal.freqz(b, a, worN=[f_hz], fs=FS)
+    return abs(1 + (w_high - 1) * (1 - lp[0])) * abs(1 - (1 - w_low) * lp2[0])
+
+
+@pytest.mark.parametrize("intensity", [5.0, 10.0])
+def test_the_width_stays_out_of_the_bass(params, intensity):
+    """edm asks for width 1.2 (x intensity / 5): two octaves under the low
+    crossover the side gets under a fortieth of it in dB (a broadband width
+    gave that leak +1.6 dB at 5, +2.9 dB at 10); four octaves over it
+    gets all of it but 0.04 dB.  Mono bass off here to see the width
+    alone."""
+    p = params("edm", intensity)
+    p[P.MONO_BASS] = 0.0
+    w = 1 + (p[P.WIDTH] - 1) * intensity / 5
+    corner = p[P.XOVER_HZ]
+    for f in (corner / 4, corner * 16):
+        y = run_stereo(p, ms_signal(1000.0, f, 0.05))
+        side = 0.5 * (y[:, 0] - y[:, 1])
+        got_db = 20 * np.log10(tone_amp(side, f) / 0.05)
+        assert got_db == pytest.approx(20 * np.log10(side_gain_want(p, f, 1.0, w)), abs=0.02)
+    assert 20 * np.log10(side_gain_want(p, corner / 4, 1.0, w)) < 20 * np.log10(w) / 40
+    assert 20 * np.log10(side_gain_want(p, corner * 16, 1.0, w)) > 20 * np.log10(w) - 0.05
+
+
+def test_mono_bass_keeps_deepening_from_5_to_10(params):
+    """From intensity 5 (where the multiband's low band is already mono) to
+    10 the side under the crossover keeps falling: its gain there is
+    1 - mono_bass x (intensity - 5) / 5 through a first-order shelf at half
+    the crossover (at 10 with full mono bass a first-order high-pass
+    there: -3 dB two octaves under the crossover, x the width's shelf),
+    and every step of the knob takes the side lower; at the crossover the
+    shelf takes at most 1 dB."""
+    got = []
+    for intensity in (5.0, 6.0, 7.0, 8.0, 9.0, 10.0):
+        p = params("pop", intensity)
+        corner = p[P.XOVER_HZ]
+        w = 1 + (p[P.WIDTH] - 1) * intensity / 5
+        w_low = 1 - p[P.MONO_BASS] * (intensity - 5) / 5
+        y = run_stereo(p, ms_signal(1000.0, corner / 4, 0.05))
+        side = 0.5 * (y[:, 0] - y[:, 1])
+        mid = 0.5 * (y[:, 0] + y[:, 1])
+        got.append(20 * np.log10(tone_amp(side, corner / 4) / 0.05))
+        assert got[-1] == pytest.approx(
+            20 * np.log10(side_gain_want(p, corner / 4, w_low, w)), abs=0.02)
+        assert tone_amp(mid, 1000.0) / 0.3 == pytest.approx(1.0, rel=0.001)
+        at_corner = 20 * np.log10(side_gain_want(p, corner, w_low, 1.0))
+        assert -1.0 <= at_corner <= 0.0
+    assert np.all(np.diff(got) < -0.3), got
+    assert got[-1] < -2.5, got
+
+
+def test_side_passes_bit_exact_at_intensity_0(params):
+    """Both side gains are exactly 1: the high-pass's term is multiplied by
+    0 and the stage returns its input (up to the L/R <-> M/S round trip)."""
+    p = params("edm", 0.0)
+    x = ms_signal(1000.0, 60.0, 0.1)
+    y = run_stereo(p, x)
+    m = 0.5 * (x[:, 0] + x[:, 1])
+    s = 0.5 * (x[:, 0] - x[:, 1])
+    np.testing.assert_array_equal(y, np.stack([m + s, m - s], 1))
+
+
 def run_multiband(p, x):
     ar, v, base = stage(multiband, FS)
     multiband.init(v, FS, p, K_SMOOTH)
