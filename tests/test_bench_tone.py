@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,3 +92,28 @@ def test_a_band_counts_as_past_the_target_only_on_the_other_side(tone):
     lines = tone.bars(by, ["a", "b"], ["pop"], [0.0, 5.0, 10.0])
     over = next(x for x in lines if "past its target" in x)
     assert "holds on 1 of 2" in over and "pop b 1.20" in over
+
+
+def test_the_windowed_side_measure_ignores_how_loud_each_passage_is(tone):
+    """Two 10 s passages of noise, one wide (side 6 dB under the mid), one
+    narrow (side 20 dB under): raising the wide one by 10 dB moves the
+    whole-excerpt ratio by 2.4 dB (energy-weighted) but leaves the
+    median of the windows where it was; a steady passage reads its own
+    ratio."""
+    fs = 48000
+    rng = np.random.default_rng(3)
+
+    def passage(side_db, gain_db, seconds=10.0):
+        n = int(seconds * fs)
+        m = rng.standard_normal(n) * 0.05
+        s = rng.standard_normal(n) * 0.05 * 10 ** (side_db / 20)
+        return 10 ** (gain_db / 20) * np.stack([m + s, m - s], 1)
+
+    steady = passage(-6.0, 0.0)
+    assert tone.side_mid_windowed(steady, fs, 120.0)[1] == pytest.approx(-6.0, abs=0.3)
+    even = np.concatenate([passage(-6.0, 0.0), passage(-20.0, 0.0)])
+    loud_wide = np.concatenate([passage(-6.0, 10.0), passage(-20.0, 0.0)])
+    whole = [tone.side_mid_bands(x, fs, 120.0)[1] for x in (even, loud_wide)]
+    win = [tone.side_mid_windowed(x, fs, 120.0)[1] for x in (even, loud_wide)]
+    assert whole[1] - whole[0] > 2.0
+    assert win[1] == pytest.approx(win[0], abs=0.3)
