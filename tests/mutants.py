@@ -52,7 +52,7 @@ TESTS = ["tests/mutation_golden.py", "tests/test_chain.py", "tests/test_design.p
 FOCUS = {
     "dsp/stages/eq.py": r"test_eq_|peak_and_shelves|butterworth",
     "dsp/stages/multiband.py": r"band|compressor|gain_computer",
-    "dsp/stages/stereo.py": r"width|leakage|bass_below",
+    "dsp/stages/stereo.py": r"width|leakage|bass_below|mono_bass|side_passes|correlation_meter",
     "dsp/stages/limiter.py": r"sliding_min|box_average|delay_line|limiter_gain",
     "dsp/stages/leveler.py": r"leveler|pause|programme|talk|song|wind_up|quiet|trim",
     "dsp/stages/meters.py": r"test_meters",

@@ -401,6 +401,43 @@ def test_mono_bass_keeps_deepening_from_5_to_10(params):
     assert got[-1] < -2.5, got
 
 
+def test_mono_bass_glides_without_a_zipper(params):
+    """Turning pop from 5 to 10 under a 30 Hz side tone: the side gain
+    below the crossover glides (interpolated per sample between control
+    ticks), so nothing appears above 3 kHz; a gain stepped or interpolated
+    the wrong way every 32 samples would put a 1.5 kHz sawtooth there
+    (planted: -58 dBFS; as built: under -120)."""
+    p = params("pop", 5.0)
+    x = ms_signal(1000.0, 30.0, 0.1, seconds=2.0)
+    ar, v, base = stage(stereo, FS)
+    stereo.init(v, FS, p, K_SMOOTH)
+    buf = np.array(x, dtype=np.float64, copy=True)
+    half = FS
+    stereo.block(buf[:half], half, 0, float(FS), p, ar.f, ar.lay, base)
+    p[P.INTENSITY] = 10.0
+    stereo.block(buf[half:], len(buf) - half, half, float(FS), p, ar.f, ar.lay, base)
+    side = 0.5 * (buf[:, 0] - buf[:, 1])
+    assert tone_amp(side, 30.0) / 0.1 < 0.5       # the glide happened
+    hp = signal.butter(4, 3000.0, "highpass", fs=FS, output="sos")
+    r = np.abs(signal.sosfilt(hp, side))[half // 2:]
+    assert r.max() < 1e-6, 20 * np.log10(r.max() + 1e-30)
+
+
+def test_correlation_meter_reads_the_coefficient_and_stays_finite(params):
+    """The correlation the panel shows: 1 for mono, -1 for L = -R, 0 for a
+    source on one side only and 0 (not NaN) for silence."""
+    rng = np.random.default_rng(4)
+    n = rng.standard_normal(FS) * 0.1
+    for left, right, want in ((n, n, 1.0), (n, -n, -1.0), (n, 0 * n, 0.0), (0 * n, 0 * n, 0.0)):
+        p = params("classical", 5.0)
+        ar, v, base = stage(stereo, FS)
+        stereo.init(v, FS, p, K_SMOOTH)
+        buf = np.stack([left, right], 1)
+        stereo.block(buf, len(buf), 0, float(FS), p, ar.f, ar.lay, base)
+        got = stereo.read(v)["correlation"]
+        assert np.isfinite(got) and got == pytest.approx(want, abs=0.01), (want, got)
+
+
 def test_side_passes_bit_exact_at_intensity_0(params):
     """Both side gains are exactly 1: the high-pass's term is multiplied by
     0 and the stage returns its input (up to the L/R <-> M/S round trip)."""
