@@ -190,10 +190,12 @@ def test_a_passage_with_another_spectrum_keeps_its_loudness(params):
     """The correction changes tone, not level, passage by passage: after a
     dull programme has set the wants (pop, intensity 10: bass cut, treble
     lifted), a bright one at the same K-weighted loudness (pyloudnorm)
-    must come out of the stage at its own loudness once the analysis has
-    read it (3 s averaging), not lifted or cut by the wants still in
+    must come out of the stage at its own loudness within a second (the
+    make-up's 1 s averaging), not lifted or cut by the wants still in
     effect.  Without the stage's make-up it came out 0.9..1.65 dB low for
-    seconds; with it within 0.3."""
+    seconds; with a make-up on the wants' 3 s averages, 1.2, 0.75, 0.36 dB
+    off in the half-seconds from 1 s after the change; now within 0.5,
+    and within 0.15 from 3 s on."""
     import pyloudnorm
     meter = pyloudnorm.Meter(FS)
     a = coloured_noise(20.0)
@@ -208,6 +210,8 @@ def test_a_passage_with_another_spectrum_keeps_its_loudness(params):
         s = slice(int(t0 * FS), int(t1 * FS))
         return meter.integrated_loudness(y[s]) - meter.integrated_loudness(x[s])
     before = moved_db(15.0, 20.0)
+    soon = [moved_db(t, t + 0.5) for t in np.arange(21.0, 23.0, 0.5)]
     after = [moved_db(t, t + 1.0) for t in np.arange(23.0, 32.0)]
     assert abs(before) <= 0.2, before
-    assert max(abs(v) for v in after) <= 0.5, np.round(after, 2)
+    assert max(abs(v) for v in soon) <= 0.6, np.round(soon, 2)
+    assert max(abs(v) for v in after) <= 0.3, np.round(after, 2)
