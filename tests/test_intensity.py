@@ -129,12 +129,15 @@ def test_intensity_moves_range_tone_and_stereo_one_way(material, params, genre, 
     assert worst_rise(high) <= TOL, report
 
 
-@pytest.mark.parametrize("genre", ["pop", "edm"])
+@pytest.mark.parametrize("genre", ["pop", "edm", "classical"])
 def test_a_loud_master_gets_no_more_crest_than_it_came_with(material, params, genre):
     """At every intensity the output's peak-to-loudness ratio and crest
     factor stay at or under the input's (+0.2 dB): the limiter keeps the
     programme's own density (before: a mastered track, PLR 11.6 dB, came
-    out at 12.7 dB at every intensity)."""
+    out at 12.7 dB at every intensity).  Classical keeps a reserve under
+    the target, and the peaks' cap is set above where its loudness is
+    aimed, not above the target (with the target, lincity_01 came out with
+    PLR 12.4 dB at intensity 1, from 11.6)."""
     x = material["loud_master"]
     s = sweep(x, params, genre)
     report = {k: np.round(v, 2).tolist() for k, v in s.items()}

@@ -182,13 +182,23 @@ def test_no_wind_up_after_a_quiet_intro(params):
 
 def test_trim_does_not_overshoot_after_an_anchor(params):
     """Mechanism: the trim is measured only while the gain is steady.  A
-    quiet programme that needs a large boost: the gain settles within 4 s
-    and then stays within 1.5 dB (measured on the moving gain it would run
-    to the +18 dB limit and take many seconds to come back)."""
-    x = music(20.0, -28.0, seed=8)
+    quiet programme that needs a large boost (classical at 5, 40 s at -28
+    LUFS): from 4 s on the gain never runs more than 0.5 dB past where it
+    ends (its mean over the last 2 s), and stays clear of the +18 dB limit
+    (measured on the moving gain it would run to the limit and take many
+    seconds to come back), nor swings (0.5 dB under its running maximum).
+    It may climb: classical gives its opening
+    reserve back, and the trim takes up what the limiter's drive takes
+    (over 4..20 s it climbed 1.03 dB; 1.51 since the drive acts on
+    classical too, see leveler._density_cap; 14.0 dB at 60 s either way)."""
+    x = music(40.0, -28.0, seed=8)
     _, g = render(params("classical", 5.0, T), x)
-    settled = g[40:200]
-    assert np.ptp(settled) < 1.5, (settled.min(), settled.max())
+    final = float(np.mean(g[-20:]))
+    assert np.max(g[40:]) <= final + 0.5, (np.max(g[40:]), final)
+    assert np.max(g) < 16.0, np.max(g)
+    # and it climbs without swinging: never 0.5 dB under its running max
+    after = g[40:]
+    assert np.max(np.maximum.accumulate(after) - after) <= 0.5
 
 
 def test_intensity_zero_leaves_the_leveler_out(params):
