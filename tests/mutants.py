@@ -54,7 +54,7 @@ FOCUS = {
     "dsp/stages/multiband.py": r"band|compressor|gain_computer",
     "dsp/stages/stereo.py": r"width|leakage|bass_below|mono_bass|side_passes|correlation_meter",
     "dsp/stages/limiter.py": r"sliding_min|box_average|delay_line|limiter_gain",
-    "dsp/stages/leveler.py": r"leveler|pause|programme|talk|song|wind_up|quiet|trim",
+    "dsp/stages/leveler.py": r"leveler|pause|programme|talk|song|wind_up|quiet|trim|more_crest",
     "dsp/stages/meters.py": r"test_meters",
     "dsp/stages/guard.py": r"nan_inf|silence",
     "dsp/stages/mix.py": r"intensity_zero|bypass|click_free|test_ab_switch",
