@@ -208,21 +208,20 @@ def test_intensity_zero_leaves_the_leveler_out(params):
     assert np.array_equal(y, x)
 
 
-@pytest.mark.parametrize("genre, under_lu", [("classical", 3.2), ("acoustic", 2.4)])
-def test_a_steady_programme_is_held_under_target_then_reaches_it(params, genre, under_lu):
+@pytest.mark.parametrize("genre", ["classical", "acoustic"])
+def test_a_steady_programme_is_held_under_target_then_reaches_it(params, genre):
     """Mechanism: the opening reserve.  A genre that keeps its range opens
-    a programme under the target (8 LU x (0.5 - levelling): 3.2 for
-    classical, 2.4 for acoustic), its first passage rarely its loudest,
-    and gives the reserve back while the programme stays steady, so a
-    steady programme still ends at the target (the box's loudness
-    promise).  90 s of steady music at -24 LUFS, intensity 5: seconds 2-10
-    play within 1 LU of target - reserve, seconds 70-90 within 0.5 LU of the
-    target (measured 2026-12-01: classical -17.21 then -14.17, acoustic -16.27
-    then -14.18; with the reserve never given back, -17.4 and -16.6 to the
-    end)."""
+    a programme clearly under the target (its first passage is rarely its
+    loudest: headroom for the louder ones) and gives that back while the
+    programme stays steady, so a steady programme still ends at the target
+    (the box's loudness promise).  90 s of steady music at -24 LUFS,
+    intensity 5: seconds 2-10 play 1.5 to 4.5 LU under the target, seconds
+    70-90 within 0.5 LU of it (measured 2026-12-01: classical -17.21 then
+    -14.17, acoustic -16.27 then -14.18; with the reserve never given back,
+    -17.4 and -16.6 to the end; with no reserve, both openings at -14.2)."""
     x = music(90.0, -24.0)
     y, _ = render(params(genre, 5.0, T), x)
     opening = lufs(y[2 * FS:10 * FS])
     late = lufs(y[70 * FS:90 * FS])
-    assert abs(opening - (T - under_lu)) <= 1.0, opening
+    assert T - 4.5 <= opening <= T - 1.5, opening
     assert abs(late - T) <= 0.5, late
