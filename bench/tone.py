@@ -228,6 +228,14 @@ def overshoot(by, t, g, inten):
     return over
 
 
+def lowest_band_away(by, t, g, inten):
+    """How much further from the target the lowest octave ends up than it
+    started (dB; issue 10: the subsonic filter and mono bass once pulled
+    31.5 Hz from -12.0 to -17.5 dB re target), over the intensities."""
+    e0 = abs(by[(t, g, 0.0)]["band_error_db"][0])
+    return max(abs(by[(t, g, i)]["band_error_db"][0]) - e0 for i in inten)
+
+
 def stereo_directions(genre):
     """The way the preset's stereo treatment moves each side/mid measure as
     intensity rises: (low, high), each +1 (grows), -1 (falls) or 0 (the
@@ -272,6 +280,12 @@ def bars(by, tracks, genres, inten):
         if over > 1.0:
             fails[(t, g)] = (over, f"{over:.2f}")
     tally("no band past its target by more than 1 dB", fails, len(pairs))
+    fails = {}
+    for t, g in pairs:
+        away = lowest_band_away(by, t, g, inten)
+        if away > NOISE + EPS:
+            fails[(t, g)] = (away, f"{away:+.2f}")
+    tally("the lowest octave (31.5 Hz) does not move away from its target", fails, len(pairs))
     fails = {}
     n = 0
     for t, g in pairs:

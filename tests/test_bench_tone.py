@@ -94,6 +94,23 @@ def test_a_band_counts_as_past_the_target_only_on_the_other_side(tone):
     assert "holds on 1 of 2" in over and "pop b 1.20" in over
 
 
+def test_the_lowest_octave_counts_only_moving_away_from_its_target(tone):
+    """Track a's 31.5 Hz octave starts 0.5 dB over the target and ends
+    0.8 under it: 0.3 dB further away, past the 0.2 dB allowed.  Track b's
+    goes from 3.0 to 3.2 dB under (0.2 further: allowed) and then to 1.0."""
+    rows = []
+    for i, (a, b) in enumerate(((0.5, -3.0), (0.2, -3.2), (-0.8, -1.0))):
+        for t, e in (("a", a), ("b", b)):
+            r = row(t, "pop", float(i * 5), 1.0)
+            r["band_error_db"] = [e] + [0.0] * 9
+            rows.append(r)
+    by = {(r["track"], r["genre"], r["intensity"]): r for r in rows}
+    assert tone.lowest_band_away(by, "a", "pop", [0.0, 5.0, 10.0]) == pytest.approx(0.3)
+    lines = tone.bars(by, ["a", "b"], ["pop"], [0.0, 5.0, 10.0])
+    low = next(x for x in lines if "lowest octave" in x)
+    assert "holds on 1 of 2" in low and "pop a +0.30" in low and "pop b" not in low
+
+
 def test_the_windowed_side_measure_ignores_how_loud_each_passage_is(tone):
     """Two 10 s passages of noise, one wide (side 6 dB under the mid), one
     narrow (side 20 dB under): raising the wide one by 10 dB moves the
